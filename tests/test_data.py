@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
-from finetune_course.data import (TASKS, ShapesDataset, load_image_folder, load_torchvision_dataset, make_loader,
+from finetune_course.data import (TASKS, RandomRotateFlip, ShapesDataset, load_image_folder, load_torchvision_dataset, make_loader,
                                   make_shapes)
 from finetune_course.shapes import SHAPES, render
 
@@ -149,7 +149,7 @@ def test_loader_shuffles_by_seed_and_refuses_empty_data():
 
 def test_rotate_flip_keeps_pixels_and_covers_all_eight_poses():
     image = torch.arange(2 * 4 * 4, dtype=torch.uint8).reshape(2, 4, 4)
-    augment = __import__("finetune_course.data", fromlist=["RandomRotateFlip"]).RandomRotateFlip()
+    augment = RandomRotateFlip()
     poses = set()
     torch.manual_seed(0)
     for _ in range(200):

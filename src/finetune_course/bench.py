@@ -71,8 +71,8 @@ def bench_head_only(*, num_epochs: int = 10, per_class: int = 20, batch_size: in
             torch.cuda.synchronize()
         timings[name] = time.perf_counter() - t
         heads[name] = copy.deepcopy(model.fc).cpu()
-    max_diff = max(float((heads["cached"].weight - heads["naive"].weight).abs().max()),
-                   float((heads["cached"].bias - heads["naive"].bias).abs().max()))
+    max_diff = max(float((heads["cached"].weight - heads["naive"].weight).detach().abs().max()),
+                   float((heads["cached"].bias - heads["naive"].bias).detach().abs().max()))
     return {
         "device": str(device), "num_epochs": num_epochs, "train_images": len(train_set),
         "forward_s": round(forward_s, 3), "cached_s": round(timings["cached"], 3),

@@ -57,7 +57,7 @@ def plot_confusion_matrix(cm: torch.Tensor, class_names: Sequence[str], *, title
                          f"and {len(class_names)} names")
     n = len(class_names)
     fig, ax = plt.subplots(figsize=(1.1 * n + 2, 1.1 * n + 1.5))
-    ax.imshow(cm, cmap="Blues")
+    ax.imshow(cm.numpy(), cmap="Blues")
     ax.set(xticks=range(n), yticks=range(n), xlabel="predicted", ylabel="true", title=title)
     ax.set_xticklabels(class_names, rotation=45, ha="right")
     ax.set_yticklabels(class_names)
@@ -88,7 +88,7 @@ def plot_samples(images: torch.Tensor, labels: Sequence[int], class_names: Seque
         ax.axis("off")
     for i, ax in enumerate(axes.flat[:len(images)]):
         picture = images[i].permute(1, 2, 0)
-        ax.imshow(picture if picture.dtype == torch.uint8 else picture.clamp(0, 1))
+        ax.imshow((picture if picture.dtype == torch.uint8 else picture.clamp(0, 1)).numpy())
         title, colour = class_names[labels[i]], "black"
         if predictions is not None:
             right = int(predictions[i]) == int(labels[i])
