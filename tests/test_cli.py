@@ -51,3 +51,27 @@ def test_pretrain_writes_a_verifiable_checkpoint(tmp_path):
     assert meta["recipe"]["command"] == ("finetune-course pretrain --epochs 1 --per-class 2 --batch-size 64 "
                                          "--lr 0.002 --seed 0")
     assert 0.0 <= meta["source_val_acc"] <= 1.0
+
+
+def test_channel_stats_match_numpy():
+    import numpy as np
+    import torch
+
+    from finetune_course.pretrain import channel_stats
+
+    images = torch.randint(0, 256, (6, 3, 5, 7), dtype=torch.uint8)
+    mean, std = channel_stats(images)
+    x = images.numpy().astype(np.float64) / 255
+    assert mean == [round(float(v), 4) for v in x.mean(axis=(0, 2, 3))]
+    assert std == [round(float(v), 4) for v in x.std(axis=(0, 2, 3), ddof=1)]
+
+
+@pytest.mark.slow
+def test_bench_head_only_reports_consistent_figures():
+    from finetune_course.bench import bench_head_only
+
+    figures = bench_head_only(num_epochs=2, per_class=4)
+    assert figures["train_images"] == 20 and figures["device"] in ("cpu", "cuda", "mps")
+    assert figures["cached_over_forward"] == pytest.approx(figures["cached_s"] / figures["forward_s"], rel=0.05)
+    assert figures["max_head_difference"] < 1e-5, "cached and naive training must give the same head"
+    assert figures["naive_s"] > figures["forward_s"], "the naive loop runs the backbone every epoch"

@@ -59,6 +59,9 @@ def test_per_class_metrics_agree_with_one_vs_rest_counts():
 def test_binary_counts_from_labels():
     m = binary_counts([1, 1, 0, 0, 1], [1, 0, 0, 1, 1])
     assert (m.tp, m.fp, m.tn, m.fn) == (2, 1, 1, 1)
+    # one class against the rest, with labels above the positive one
+    m = binary_counts([0, 1, 2, 3, 1, 4], [1, 1, 2, 1, 0, 4], positive=1)
+    assert (m.tp, m.fp, m.tn, m.fn) == (1, 2, 2, 1)
 
 
 def test_classification_report_lists_every_class():

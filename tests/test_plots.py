@@ -15,6 +15,8 @@ def test_curves_draw_train_and_heldout_lines_per_run():
     assert len(ax_loss.lines) == 3 and len(ax_acc.lines) == 3  # b has no held-out curve
     assert list(ax_acc.lines[1].get_ydata()) == [0.4, 0.7]
     assert [t.get_text() for t in ax_acc.get_legend().get_texts()][:2] == ["fine-tuned (train)", "fine-tuned (held-out)"]
+    assert ax_loss.get_yscale() == "linear"
+    assert plot_curves({"a": a}, log_loss=True, marks={"stage 2": 1.5}).axes[0].get_yscale() == "log"
     with pytest.raises(ValueError, match="at least one run"):
         plot_curves({})
 

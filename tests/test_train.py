@@ -52,6 +52,23 @@ def test_train_one_epoch_lowers_the_loss():
     assert model.training
 
 
+def test_train_one_epoch_sees_the_batches_a_plain_loop_sees():
+    seen = []
+
+    class Recorder(nn.Linear):
+        def forward(self, inputs):
+            seen.append(inputs.clone())
+            return super().forward(inputs)
+
+    model = Recorder(4, 2)
+    for progress in (True, False):
+        seen.clear()
+        train_one_epoch(model, make_loader(separable(), batch_size=16, shuffle=True, seed=5), nn.CrossEntropyLoss(),
+                        torch.optim.SGD(model.parameters(), lr=0.0), progress=progress)
+        plain = [inputs for inputs, _ in make_loader(separable(), batch_size=16, shuffle=True, seed=5)]
+        assert len(seen) == len(plain) and all(torch.equal(a, b) for a, b in zip(seen, plain))
+
+
 def test_train_one_epoch_steps_a_batch_scheduler():
     model = nn.Linear(4, 2)
     optimizer = torch.optim.SGD(model.parameters(), lr=1.0)
@@ -83,6 +100,9 @@ def test_evaluate_matches_a_hand_computation_and_changes_nothing():
     assert acc == pytest.approx((outputs.argmax(1) == labels).float().mean().item())
     assert loss == pytest.approx(nn.functional.cross_entropy(outputs, labels).item(), rel=1e-6)
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    # ordinary tensors, not inference tensors: a lesson may use them with autograd afterwards
+    nn.functional.cross_entropy(outputs.requires_grad_(), labels).backward()
+    assert outputs.grad is not None
 
 
 def test_fit_records_a_history_and_steps_an_epoch_scheduler():
@@ -98,6 +118,13 @@ def test_fit_records_a_history_and_steps_an_epoch_scheduler():
     assert fit(model, loader, optimizer=optimizer, num_epochs=1, progress=False).val_acc == []
     with pytest.raises(ValueError, match="num_epochs"):
         fit(model, loader, optimizer=optimizer, num_epochs=0)
+
+
+def test_histories_add_up_one_after_the_other():
+    first = History([1.0], [0.5], [1.1], [0.4], [2.0])
+    both = first + History([0.5, 0.4], [0.7, 0.8], [0.9, 0.8], [0.6, 0.7], [1.0, 3.0])
+    assert both.num_epochs == 3 and both.val_acc == [0.4, 0.6, 0.7] and both.seconds == [2.0, 3.0, 5.0]
+    assert first.num_epochs == 1, "adding does not change the first history"
 
 
 def test_split_model_reassembles_the_model():

@@ -62,13 +62,6 @@ class RunResult:
         return self.history.val_acc[-1]
 
 
-def _concat(first: History, second: History) -> History:
-    offset = first.seconds[-1] if first.seconds else 0.0
-    return History(first.train_loss + second.train_loss, first.train_acc + second.train_acc,
-                   first.val_loss + second.val_loss, first.val_acc + second.val_acc,
-                   first.seconds + [s + offset for s in second.seconds])
-
-
 def run_demo(*, out_dir: str | Path = "demo_output", config: DemoConfig = DemoConfig(),
              device: str | None = None, progress: bool = True) -> dict:
     """Runs the three trainings, prints a table, writes figures and ``results.json`` to ``out_dir``."""
@@ -110,7 +103,7 @@ def run_demo(*, out_dir: str | Path = "demo_output", config: DemoConfig = DemoCo
                                               backbone_lr=config.stage2_lr / 10, verbose=False))
     stage2 = fit(staged, augmented_loader, val_loader, optimizer=optimizer, num_epochs=config.stage2_epochs,
                  device=device, progress=progress, desc="epochs (stage 2)")
-    results.append(RunResult("staged", _concat(history, stage2), count_trainable(staged).params,
+    results.append(RunResult("staged", history + stage2, count_trainable(staged).params,
                              results[0].seconds + time.perf_counter() - t))
 
     # c. scratch: same architecture and data, random weights, everything trains.

@@ -104,7 +104,9 @@ def binary_metrics(tp: int, fp: int, tn: int, fn: int) -> BinaryMetrics:
 
 def binary_counts(y_true: Labels, y_pred: Labels, positive: int = 1) -> BinaryMetrics:
     """TP/FP/TN/FN of ``positive`` against everything else."""
-    cm = confusion_matrix(y_true, y_pred, num_classes=max(2, positive + 1))
+    y_true, y_pred = _as_labels(y_true, "y_true"), _as_labels(y_pred, "y_pred")
+    seen = int(max(y_true.max(), y_pred.max())) + 1 if len(y_true) else 0
+    cm = confusion_matrix(y_true, y_pred, num_classes=max(2, positive + 1, seen))
     tp = int(cm[positive, positive])
     fp = int(cm[:, positive].sum()) - tp
     fn = int(cm[positive, :].sum()) - tp

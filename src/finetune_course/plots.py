@@ -14,15 +14,17 @@ from collections.abc import Mapping, Sequence
 import matplotlib.pyplot as plt
 import torch
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 
 def plot_curves(histories: Mapping[str, object], *, title: str | None = None,
-                marks: Mapping[str, float] | None = None) -> Figure:
+                marks: Mapping[str, float] | None = None, log_loss: bool = False) -> Figure:
     """Loss and accuracy per epoch of several runs, side by side.
 
     Args:
         histories: run name -> a ``History`` (or a dict with ``train_loss``, ``val_acc``, ...).
         marks: label -> epoch, drawn as dotted vertical lines (e.g. ``{"stage 2": 15.5}``).
+        log_loss: a log scale for the loss, so that one exploding run does not flatten the rest.
     """
     if not histories:
         raise ValueError("plot_curves needs at least one run: {'name': history}")
@@ -40,7 +42,9 @@ def plot_curves(histories: Mapping[str, object], *, title: str | None = None,
         for ax in (ax_loss, ax_acc):
             ax.axvline(epoch, color="grey", linestyle=":", linewidth=1)
         ax_acc.text(epoch, 0.03, f" {label}", color="grey", fontsize=8)
-    ax_loss.set(xlabel="epoch", ylabel="loss", title="loss")
+    for ax in (ax_loss, ax_acc):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax_loss.set(xlabel="epoch", ylabel="loss", title="loss", yscale="log" if log_loss else "linear")
     ax_acc.set(xlabel="epoch", ylabel="accuracy", title="accuracy", ylim=(0, 1.02))
     ax_acc.legend(fontsize=8, loc="lower right")
     if title:

@@ -70,6 +70,13 @@ class History:
     def to_dict(self) -> dict[str, list[float]]:
         return asdict(self)
 
+    def __add__(self, later: History) -> History:
+        """One history after the other (e.g. stage 1 + stage 2); ``later``'s times continue from ours."""
+        offset = self.seconds[-1] if self.seconds else 0.0
+        return History(self.train_loss + later.train_loss, self.train_acc + later.train_acc,
+                       self.val_loss + later.val_loss, self.val_acc + later.val_acc,
+                       self.seconds + [s + offset for s in later.seconds])
+
 
 def _autocast(device: torch.device, amp: bool):
     if not amp or device.type != "cuda":
@@ -80,6 +87,19 @@ def _autocast(device: torch.device, amp: bool):
 
 def _use_amp(device: torch.device, amp: bool | None) -> bool:
     return device.type == "cuda" if amp is None else amp and device.type == "cuda"
+
+
+def _batches(loader: DataLoader, desc: str, progress: bool):
+    """Yields the loader's batches with a progress bar beside them.
+
+    The bar is given the batch count, not the loader: wrapping the loader itself in ``tqdm``
+    changed its shuffling (so a hand-written ``for inputs, labels in loader`` loop with the
+    same seed would see other batches than this one).
+    """
+    with tqdm(total=len(loader), desc=desc, leave=False, disable=not progress) as bar:
+        for batch in loader:
+            yield batch
+            bar.update()
 
 
 def _check_outputs(outputs: torch.Tensor, labels: torch.Tensor) -> None:
@@ -105,7 +125,7 @@ def train_one_epoch(model: nn.Module, train_loader: DataLoader, criterion: nn.Mo
     model.train()
     frozen_batchnorm_eval(model)
     total_loss, correct, seen = 0.0, 0, 0
-    for inputs, labels in tqdm(train_loader, desc=desc, leave=False, disable=not progress):
+    for inputs, labels in _batches(train_loader, desc, progress):
         inputs, labels = inputs.to(device, non_blocking=True), labels.to(device, non_blocking=True)
         optimizer.zero_grad(set_to_none=True)
         with _autocast(device, amp):
@@ -123,14 +143,14 @@ def train_one_epoch(model: nn.Module, train_loader: DataLoader, criterion: nn.Mo
     return total_loss / seen, correct / seen
 
 
-@torch.inference_mode()
+@torch.no_grad()
 def predict(model: nn.Module, loader: DataLoader, *, device: torch.device | str = "cpu",
             amp: bool | None = None, progress: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """Logits and labels for a whole loader, in eval mode, on the CPU."""
     device = pick_device(device)
     model.eval()
     all_outputs, all_labels = [], []
-    for inputs, labels in tqdm(loader, desc="predict", leave=False, disable=not progress):
+    for inputs, labels in _batches(loader, "predict", progress):
         with _autocast(device, _use_amp(device, amp)):
             outputs = model(inputs.to(device, non_blocking=True))
         all_outputs.append(outputs.float().cpu())
@@ -203,14 +223,14 @@ def split_model(model: nn.Module, cut: str) -> tuple[nn.Sequential, nn.Sequentia
     return nn.Sequential(*(m for _, m in children[:index])), nn.Sequential(*tail)
 
 
-@torch.inference_mode()
+@torch.no_grad()
 def extract_features(body: nn.Module, loader: DataLoader, *, device: torch.device | str = "cpu",
                      progress: bool = False) -> TensorDataset:
     """Runs ``body`` once over ``loader`` (eval mode) and keeps its outputs with the labels."""
     device = pick_device(device)
     body.to(device).eval()
     features, labels = [], []
-    for inputs, batch_labels in tqdm(loader, desc="cache features", leave=False, disable=not progress):
+    for inputs, batch_labels in _batches(loader, "cache features", progress):
         features.append(body(inputs.to(device, non_blocking=True)).float().cpu())
         labels.append(batch_labels)
     return TensorDataset(torch.cat(features), torch.cat(labels))
