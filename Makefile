@@ -3,8 +3,11 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+LESSONS := $(notdir $(wildcard solutions/[0-9]*))
+# nbgrader shells out to tools of the environment (alembic), so they must be on PATH.
+export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: install demo test lab bench clean
+.PHONY: install demo test lab lessons bench clean
 
 install: $(STAMP)
 
@@ -12,7 +15,6 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
-	$(BIN)/python -m ipykernel install --sys-prefix --name finetune-course --display-name "finetune-course (Python)"
 	touch $(STAMP)
 
 demo: install
@@ -21,12 +23,20 @@ demo: install
 test: install
 	$(BIN)/python -m pytest
 
+# JupyterLab for students: lessons/ with the course's environment as kernel, nbgrader's
+# Validate button on and its instructor panels off (see jupyter/). Prints the URL to open.
+ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 lab: install
-	$(BIN)/jupyter lab lessons/
+	JUPYTER_CONFIG_PATH=$(CURDIR)/jupyter $(BIN)/jupyter lab --ServerApp.root_dir=$(CURDIR)/lessons $(ALLOW_ROOT)
+
+# Regenerate the student versions (lessons/) from the solutions (solutions/).
+lessons: install
+	cd grader && for lesson in $(LESSONS); do nbgrader generate_assignment $$lesson --force || exit 1; done
 
 bench: install
 	$(BIN)/python bench/head_only.py
 	$(BIN)/python bench/demo.py
+	$(BIN)/python bench/lessons.py
 
 clean:
 	rm -rf $(VENV) demo_output .pytest_cache

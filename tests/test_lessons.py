@@ -1,0 +1,152 @@
+"""The lessons: generated from solutions/, nothing leaks, and nbgrader grades them as it should.
+
+The solution notebooks themselves run under nbval (pytest collects solutions/ with
+--nbval-lax, see pyproject.toml). Here: lessons/ matches what nbgrader generates from
+solutions/; the student versions hide solutions, hidden tests and quiz answers; every
+exercise is tested; nbgrader validate passes the solutions and fails the untouched lessons;
+and autograding gives full marks to the solutions and zero to the untouched lessons.
+"""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+LESSONS = sorted(p.name for p in (ROOT / "solutions").iterdir() if (p / f"{p.name}.ipynb").is_file())
+BIN = Path(sys.executable).parent
+ENV = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+
+
+def nbgrader(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    result = subprocess.run([str(BIN / "nbgrader"), *args], cwd=cwd, env=ENV, capture_output=True, text=True)
+    assert result.returncode == 0, f"nbgrader {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
+    return result
+
+
+def notebook(kind: str, lesson: str, root: Path = ROOT):
+    return nbformat.read(root / kind / lesson / f"{lesson}.ipynb", as_version=4)
+
+
+def grade_cells(nb):
+    return [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")]
+
+
+def solution_cells(nb):
+    return [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("solution")]
+
+
+def test_seven_lessons():
+    assert LESSONS == ["01_why_finetune", "02_freezing", "03_replacing_the_head", "04_optimizers",
+                       "05_training_loop", "06_metrics", "07_staged_finetuning"]
+    assert sorted(p.name for p in (ROOT / "lessons").iterdir() if p.is_dir()) == LESSONS
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory):
+    """A scratch copy of the course where nbgrader generates every lesson afresh."""
+    root = tmp_path_factory.mktemp("course")
+    shutil.copytree(ROOT / "solutions", root / "solutions")
+    (root / "grader").mkdir()
+    shutil.copy(ROOT / "grader" / "nbgrader_config.py", root / "grader")
+    for lesson in LESSONS:
+        nbgrader("generate_assignment", lesson, "--force", cwd=root / "grader")
+    return root
+
+
+@pytest.mark.parametrize("lesson", LESSONS)
+def test_lessons_are_exactly_what_nbgrader_generates(course, lesson):
+    generated = json.loads((course / "lessons" / lesson / f"{lesson}.ipynb").read_text())
+    committed = json.loads((ROOT / "lessons" / lesson / f"{lesson}.ipynb").read_text())
+    assert committed == generated, (
+        f"lessons/{lesson} is out of sync with solutions/{lesson}: regenerate it with `make lessons` "
+        "(never edit lessons/ by hand)")
+
+
+@pytest.mark.parametrize("lesson", LESSONS)
+def test_student_versions_leak_no_solution_hidden_test_or_answer(lesson):
+    source, student = notebook("solutions", lesson), notebook("lessons", lesson)
+    text = "\n".join(c.source for c in student.cells)
+    for marker in ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "# Why "):
+        assert marker not in text, f"{lesson}: {marker!r} in the student version"
+    # Hidden tests and quiz answers must not appear anywhere; a solution's code line may (a
+    # worked example can show the idiom an exercise then asks for), and so may a hidden-test
+    # line that the lesson shows openly elsewhere (e.g. `model.train()`).
+    secret_lines, public_lines = set(), set()
+    for cell in source.cells:
+        hidden = re.findall(r"### BEGIN HIDDEN TESTS\n(.*?)### END", cell.source, re.S)
+        for block in hidden:
+            secret_lines |= {line.strip() for line in block.splitlines() if len(line.strip()) > 12}
+        for block in re.findall(r"### BEGIN SOLUTION\n(.*?)### END", cell.source, re.S):
+            secret_lines |= {line.strip() for line in block.splitlines() if re.match(r"\s*answer_\w+ = ", line)}
+        public = re.sub(r"### BEGIN (SOLUTION|HIDDEN TESTS)\n.*?### END \w+( \w+)?", "", cell.source, flags=re.S)
+        public_lines |= {line.strip() for line in public.splitlines()}
+    secret_lines -= public_lines
+    student_lines = {line.strip() for line in text.splitlines()}
+    leaked = secret_lines & student_lines
+    assert not leaked, f"{lesson}: lines from solutions or hidden tests appear in the student version: {leaked}"
+    assert text.count("raise NotImplementedError()") >= len(solution_cells(source))
+    assert all(not c.get("outputs") for c in student.cells if c.cell_type == "code")
+
+
+@pytest.mark.parametrize("lesson", LESSONS)
+def test_every_exercise_is_a_short_blank_with_a_tested_hidden_check(lesson):
+    nb = notebook("solutions", lesson)
+    solutions, grades = solution_cells(nb), grade_cells(nb)
+    assert solutions and len(grades) >= len(solutions) - 1, f"{lesson}: every exercise needs a test cell"
+    for cell in solutions:
+        for block in re.findall(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", cell.source, re.S):
+            code = [line for line in block.splitlines() if line.strip() and not line.strip().startswith("#")]
+            assert 1 <= len(code) <= 6, f"{lesson}: a blank should be one to a few lines, got:\n{block}"
+    for cell in grades:
+        meta = cell.metadata["nbgrader"]
+        first = cell.source.splitlines()[0]
+        assert first.startswith('"""') and first.endswith('"""'), f"{meta['grade_id']}: one-line docstring first"
+        visible, _, hidden = cell.source.partition("### BEGIN HIDDEN TESTS")
+        assert "assert" in visible and hidden.strip(), f"{meta['grade_id']}: needs visible asserts and hidden tests"
+        assert meta["points"] > 0 and meta["locked"]
+    assert any(c.cell_type == "code" and ("plot_" in c.source or "plt." in c.source) for c in nb.cells), \
+        f"{lesson}: every lesson shows at least one figure"
+
+
+def test_quiz_answers_and_explanations_live_only_in_solutions():
+    for lesson in LESSONS:
+        for cell in solution_cells(notebook("solutions", lesson)):
+            if re.search(r"^answer_q\w+ = ", cell.source, re.M):
+                assert "# Why" in cell.source, f"{lesson}: explain why the answer is right ({cell.source[:60]})"
+
+
+def test_nbgrader_validate_passes_solutions_and_fails_untouched_lessons():
+    solutions = [str(ROOT / "solutions" / lesson / f"{lesson}.ipynb") for lesson in LESSONS]
+    out = nbgrader("validate", *solutions, cwd=ROOT / "grader").stdout
+    assert out.count("Success! Your notebook passes all the tests.") == len(LESSONS), out[-3000:]
+    blanks = [str(ROOT / "lessons" / lesson / f"{lesson}.ipynb") for lesson in LESSONS]
+    out = nbgrader("validate", *blanks, cwd=ROOT / "grader").stdout
+    failures = [int(n) for n in re.findall(r"VALIDATION FAILED ON (\d+) CELL", out)]
+    expected = [len(grade_cells(notebook("lessons", lesson))) for lesson in LESSONS]
+    assert failures == expected, f"every test cell of an untouched lesson fails: {failures} vs {expected}"
+
+
+def test_autograde_gives_full_marks_to_solutions_and_zero_to_untouched_lessons(course):
+    from nbgrader.api import Gradebook
+
+    for student, kind in (("solutions", "solutions"), ("untouched", "lessons")):
+        for lesson in LESSONS:
+            target = course / "grader" / "submitted" / student / lesson
+            target.mkdir(parents=True)
+            shutil.copy(ROOT / kind / lesson / f"{lesson}.ipynb", target)
+    for lesson in LESSONS:
+        nbgrader("autograde", lesson, cwd=course / "grader")
+    with Gradebook("sqlite:///" + str(course / "grader" / "gradebook.db")) as gradebook:
+        for lesson in LESSONS:
+            points = sum(c.metadata["nbgrader"]["points"] for c in grade_cells(notebook("solutions", lesson)))
+            full = gradebook.find_submission(lesson, "solutions")
+            blank = gradebook.find_submission(lesson, "untouched")
+            assert full.max_score == points and full.score == points, f"{lesson}: solutions {full.score}/{points}"
+            assert blank.score == 0, f"{lesson}: untouched lesson scored {blank.score}/{points}"
