@@ -1,0 +1,194 @@
+"""What a student sees: a lesson in JupyterLab, driven in a real (headless) Chromium.
+
+Starts JupyterLab on a free loopback port with a token, over a scratch copy of lesson 01 (as
+released, and a copy completed with the solutions), runs all cells, and checks the page: the
+worked examples' output and figures render as images, the first exercise stops with
+NotImplementedError, progress bars are widgets or clean text, and nbgrader's Validate button
+fails the untouched lesson and passes the completed one. Screenshots go to
+``build/screenshots/`` (git-ignored). The server is stopped whatever happens.
+"""
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+LESSON = "01_why_finetune"
+SCREENSHOTS = ROOT / "build" / "screenshots"
+CHROMIUM = "/usr/bin/chromium"
+BIN = Path(sys.executable).parent
+
+
+def _ensure_chromium() -> str:
+    """Debian's Chromium, installed here if missing; playwright's own browser download is not used."""
+    if shutil.which("chromium") or os.path.exists(CHROMIUM):
+        return shutil.which("chromium") or CHROMIUM
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        pytest.skip("Chromium is not installed and this user cannot install Debian packages "
+                    "(apt-get install chromium chromium-driver)")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for command in (["apt-get", "update", "-q"], ["apt-get", "install", "-y", "-q", "chromium", "chromium-driver"]):
+        result = subprocess.run(command, env=env, capture_output=True, text=True)
+        if result.returncode != 0:
+            pytest.skip(f"could not install Chromium with {' '.join(command)}: {result.stderr[-500:]}")
+    return shutil.which("chromium") or CHROMIUM
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _completed_copy(lesson_nb, solution_nb):
+    """The student version with every blank filled in from the solution (tests stay as released)."""
+    answers = {c.metadata["nbgrader"]["grade_id"]: c.source for c in solution_nb.cells
+               if c.metadata.get("nbgrader", {}).get("solution")}
+    for cell in lesson_nb.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if grade_id in answers:
+            cell.source = answers[grade_id]
+    return lesson_nb
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    """JupyterLab as `make lab` runs it, over a scratch folder; yields (base_url, token)."""
+    root = tmp_path_factory.mktemp("lab")
+    shutil.copytree(ROOT / "lessons" / LESSON, root / LESSON)
+    completed = _completed_copy(nbformat.read(ROOT / "lessons" / LESSON / f"{LESSON}.ipynb", as_version=4),
+                                nbformat.read(ROOT / "solutions" / LESSON / f"{LESSON}.ipynb", as_version=4))
+    (root / "completed").mkdir()
+    nbformat.write(completed, root / "completed" / f"{LESSON}.ipynb")
+    port, token = _free_port(), "course-browser-test"
+    env = {**os.environ, "JUPYTER_CONFIG_PATH": str(ROOT / "jupyter"), "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
+           "JUPYTER_RUNTIME_DIR": str(root / ".runtime")}
+    command = [str(BIN / "jupyter"), "lab", "--no-browser", f"--port={port}", "--ServerApp.ip=127.0.0.1",
+               f"--ServerApp.token={token}", f"--ServerApp.root_dir={root}"]
+    if os.geteuid() == 0:
+        command.append("--allow-root")
+    log = open(root / "lab.log", "w")
+    server = subprocess.Popen(command, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2)
+                break
+            except OSError:
+                if server.poll() is not None or time.time() > deadline:
+                    raise RuntimeError(f"JupyterLab did not start:\n{(root / 'lab.log').read_text()[-3000:]}")
+                time.sleep(0.5)
+        yield base, token
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    executable = _ensure_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=executable,
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync"])
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def _open(browser, lab, path):
+    base, token = lab
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.set_default_timeout(120_000)
+    # A workspace of its own, reset: otherwise JupyterLab reopens the previous page's tabs
+    # and the toolbar's Validate may act on another notebook.
+    workspace = re.sub(r"\W", "-", path)
+    page.goto(f"{base}/lab/workspaces/{workspace}/tree/{path}?token={token}&reset")
+    page.wait_for_selector(".jp-NotebookPanel .jp-Cell")
+    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120_000)
+    return page
+
+
+def _validate(page) -> str:
+    page.get_by_role("button", name="Validate").click()
+    dialog = page.wait_for_selector(".jp-Dialog", timeout=240_000)
+    page.wait_for_function("() => !document.querySelector('.jp-Dialog')?.innerText.includes('Validating')",
+                           timeout=240_000)
+    return dialog.text_content()
+
+
+def test_lesson_runs_in_jupyterlab_as_a_student_sees_it(browser, lab):
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page = _open(browser, lab, f"{LESSON}/{LESSON}.ipynb")
+    try:
+        page.get_by_role("menuitem", name="Run").click()
+        page.get_by_text("Run All Cells", exact=True).click()
+        # Run All stops at the first error: the first exercise's NotImplementedError.
+        stderr = ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']"
+        page.wait_for_function(
+            f"() => [...document.querySelectorAll(\"{stderr}\")].some(e => e.textContent.includes('Error'))",
+            timeout=240_000)
+        page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=240_000)
+        # textContent, not innerText: JupyterLab skips layout of cells scrolled out of view
+        text = "\n".join(page.locator(".jp-OutputArea-output").all_text_contents())
+        errors = [t for t in page.locator(stderr).all_text_contents() if "Error" in t]
+        assert len(errors) == 1 and "NotImplementedError" in errors[0], \
+            f"only the first exercise's stub should fail, not a worked example: {[e[:300] for e in errors]}"
+        assert "held-out accuracy after 8 epochs" in text and "trainable: 2,565" in text, text[:2000]
+        images = page.locator(".jp-OutputArea-output img")
+        assert images.count() >= 2, "the sample grid and the learning curves should render as images"
+        for i in range(images.count()):
+            assert images.nth(i).evaluate("img => img.naturalWidth") > 200
+        bars = page.locator(".jp-OutputArea-output .widget-hprogress")
+        assert bars.count() >= 1, "tqdm.auto progress bars should render as ipywidgets, not text"
+        assert "8/8" in text, "the epoch progress bar should reach 8/8"
+        assert not re.search(r"\x1b\[|\[A|\[\d+m", text), "raw terminal escape codes in the output"
+        # Scroll so the learning curves and the first exercise's error are in view, and let
+        # JupyterLab lay out the cells it skipped while they were off screen.
+        images.nth(1).evaluate("img => img.scrollIntoView({block: 'start'})")
+        page.mouse.wheel(0, -150)
+        page.wait_for_timeout(1500)
+        page.screenshot(path=str(SCREENSHOTS / "lesson01_run_all.png"))
+
+        result = _validate(page)
+        page.screenshot(path=str(SCREENSHOTS / "lesson01_validate_untouched.png"))
+        assert "failed" in result.lower() and "Success" not in result, result[:500]
+    except Exception:
+        page.screenshot(path=str(SCREENSHOTS / "lesson01_failure.png"))
+        raise
+    finally:
+        page.close()
+
+
+def test_validate_passes_a_completed_lesson(browser, lab):
+    page = _open(browser, lab, f"completed/{LESSON}.ipynb")
+    try:
+        result = _validate(page)
+        page.screenshot(path=str(SCREENSHOTS / "lesson01_validate_completed.png"))
+        assert "Success" in result and "passes all the tests" in result, result[:500]
+    except Exception:
+        page.screenshot(path=str(SCREENSHOTS / "lesson01_completed_failure.png"))
+        raise
+    finally:
+        page.close()
