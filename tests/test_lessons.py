@@ -150,3 +150,19 @@ def test_autograde_gives_full_marks_to_solutions_and_zero_to_untouched_lessons(c
             blank = gradebook.find_submission(lesson, "untouched")
             assert full.max_score == points and full.score == points, f"{lesson}: solutions {full.score}/{points}"
             assert blank.score == 0, f"{lesson}: untouched lesson scored {blank.score}/{points}"
+
+
+def test_solutions_store_outputs_only_where_nbval_checks_them():
+    checked = 0
+    for lesson in LESSONS:
+        for cell in notebook("solutions", lesson).cells:
+            if cell.cell_type != "code":
+                continue
+            if cell.source.startswith("# NBVAL_CHECK_OUTPUT"):
+                checked += 1
+                # without a stored, executed output nbval would skip the comparison silently
+                assert cell.outputs and cell.execution_count, (
+                    f"{lesson}: a checked cell has no stored output; run grader/refresh_checked_outputs.py")
+            else:
+                assert not cell.outputs, f"{lesson}: stored output in an unchecked cell:\n{cell.source[:200]}"
+    assert checked >= 3
