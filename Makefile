@@ -7,7 +7,7 @@ LESSONS := $(notdir $(wildcard solutions/[0-9]*))
 # nbgrader shells out to tools of the environment (alembic), so they must be on PATH.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: install demo test lab lessons bench clean
+.PHONY: install demo test test-browser lab lessons bench clean
 
 install: $(STAMP)
 
@@ -26,6 +26,10 @@ test: install
 # JupyterLab for students: lessons/ with the course's environment as kernel, nbgrader's
 # Validate button on and its instructor panels off (see jupyter/). Prints the URL to open.
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
+# A lesson in JupyterLab, driven by headless Chromium (installs Debian's chromium if missing).
+test-browser: install
+	$(BIN)/python -m pytest -m browser tests/test_browser.py
+
 lab: install
 	JUPYTER_CONFIG_PATH=$(CURDIR)/jupyter $(BIN)/jupyter lab --ServerApp.root_dir=$(CURDIR)/lessons $(ALLOW_ROOT)
 
