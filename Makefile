@@ -23,13 +23,13 @@ demo: install
 test: install
 	$(BIN)/python -m pytest
 
-# JupyterLab for students: lessons/ with the course's environment as kernel, nbgrader's
-# Validate button on and its instructor panels off (see jupyter/). Prints the URL to open.
-ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 # A lesson in JupyterLab, driven by headless Chromium (installs Debian's chromium if missing).
 test-browser: install
 	$(BIN)/python -m pytest -m browser tests/test_browser.py
 
+# JupyterLab for students: lessons/ with the course's environment as kernel, nbgrader's
+# Validate button on and its instructor panels off (see jupyter/). Prints the URL to open.
+ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 lab: install
 	JUPYTER_CONFIG_PATH=$(CURDIR)/jupyter $(BIN)/jupyter lab --ServerApp.root_dir=$(CURDIR)/lessons $(ALLOW_ROOT)
 
