@@ -29,9 +29,10 @@ test-browser: install
 
 # JupyterLab for students: lessons/ with the course's environment as kernel, nbgrader's
 # Validate button on and its instructor panels off (see jupyter/). Prints the URL to open.
+# MPLBACKEND is unset: an inherited Agg backend would stop figures from showing inline.
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 lab: install
-	JUPYTER_CONFIG_PATH=$(CURDIR)/jupyter $(BIN)/jupyter lab --ServerApp.root_dir=$(CURDIR)/lessons $(ALLOW_ROOT)
+	env -u MPLBACKEND JUPYTER_CONFIG_PATH=$(CURDIR)/jupyter $(BIN)/jupyter lab --ServerApp.root_dir=$(CURDIR)/lessons $(ALLOW_ROOT)
 
 # Regenerate the student versions (lessons/) from the solutions (solutions/).
 lessons: install

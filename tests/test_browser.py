@@ -75,6 +75,10 @@ def lab(tmp_path_factory):
     port, token = _free_port(), "course-browser-test"
     env = {**os.environ, "JUPYTER_CONFIG_PATH": str(ROOT / "jupyter"), "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
            "JUPYTER_RUNTIME_DIR": str(root / ".runtime")}
+    # CI exports MPLBACKEND=Agg for headless runs; a kernel that inherits it draws no inline
+    # figures at all (ipykernel only picks the inline backend when MPLBACKEND is unset), and
+    # `make lab` unsets it for the same reason.
+    env.pop("MPLBACKEND", None)
     command = [str(BIN / "jupyter"), "lab", "--no-browser", f"--port={port}", "--ServerApp.ip=127.0.0.1",
                f"--ServerApp.token={token}", f"--ServerApp.root_dir={root}"]
     if os.geteuid() == 0:
@@ -132,6 +136,23 @@ def _open(browser, lab, path):
     return page
 
 
+def _wait(page, condition: str, what: str, timeout: int) -> None:
+    """Wait for a JavaScript condition; on time-out, say what was awaited and what the page shows."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        page.wait_for_function(condition, timeout=timeout)
+    except PlaywrightTimeout:
+        state = page.evaluate("""() => ({
+            kernel: document.querySelector('.jp-Notebook-ExecutionIndicator')?.dataset.status,
+            prompts: [...document.querySelectorAll('.jp-InputPrompt')].map(e => e.textContent.trim()).join(' '),
+            images: document.querySelectorAll('.jp-OutputArea-output img').length,
+            stderr: [...document.querySelectorAll("[data-mime-type='application/vnd.jupyter.stderr']")]
+                    .map(e => e.textContent.slice(0, 300)),
+        })""")
+        raise AssertionError(f"{what}: not seen within {timeout / 1000:.0f} s; the page shows {state}") from None
+
+
 def _validate(page) -> str:
     page.get_by_role("button", name="Validate").click()
     dialog = page.wait_for_selector(".jp-Dialog", timeout=240_000)
@@ -148,17 +169,17 @@ def test_lesson_runs_in_jupyterlab_as_a_student_sees_it(browser, lab):
         page.get_by_text("Run All Cells", exact=True).click()
         # Run All stops at the first error: the first exercise's NotImplementedError.
         stderr = ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']"
-        page.wait_for_function(
-            f"() => [...document.querySelectorAll(\"{stderr}\")].some(e => e.textContent.includes('Error'))",
-            timeout=240_000)
+        _wait(page, f"() => [...document.querySelectorAll(\"{stderr}\")].some(e => e.textContent.includes('Error'))",
+              "the first exercise's NotImplementedError", 240_000)
         # The page catches up with the kernel asynchronously (more so on a busy machine): wait
         # until no cell is queued or running, the figures have loaded, and the bars are done.
-        page.wait_for_function("() => ![...document.querySelectorAll('.jp-InputPrompt')]"
-                               ".some(e => e.textContent.includes('*'))", timeout=240_000)
-        page.wait_for_function("() => [...document.querySelectorAll('.jp-OutputArea-output img')]"
-                               ".filter(i => i.complete && i.naturalWidth > 200).length >= 2", timeout=60_000)
-        page.wait_for_function("() => [...document.querySelectorAll('.jp-OutputArea-output .widget-html-content')]"
-                               ".some(e => e.textContent.includes('8/8'))", timeout=60_000)
+        _wait(page, "() => ![...document.querySelectorAll('.jp-InputPrompt')].some(e => e.textContent.includes('*'))",
+              "every cell finished (no [*] prompt)", 240_000)
+        _wait(page, "() => [...document.querySelectorAll('.jp-OutputArea-output img')]"
+                    ".filter(i => i.complete && i.naturalWidth > 200).length >= 2",
+              "the sample grid and the learning curves as images", 60_000)
+        _wait(page, "() => [...document.querySelectorAll('.jp-OutputArea-output .widget-html-content')]"
+                    ".some(e => e.textContent.includes('8/8'))", "the epoch progress bar at 8/8", 60_000)
         # textContent, not innerText: JupyterLab skips layout of cells scrolled out of view
         text = "\n".join(page.locator(".jp-OutputArea-output").all_text_contents())
         errors = [t for t in page.locator(stderr).all_text_contents() if "Error" in t]
