@@ -22,6 +22,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from finetune_course.grading.simulate import completed_copy
+
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,23 +54,12 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _completed_copy(lesson_nb, solution_nb):
-    """The student version with every blank filled in from the solution (tests stay as released)."""
-    answers = {c.metadata["nbgrader"]["grade_id"]: c.source for c in solution_nb.cells
-               if c.metadata.get("nbgrader", {}).get("solution")}
-    for cell in lesson_nb.cells:
-        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if grade_id in answers:
-            cell.source = answers[grade_id]
-    return lesson_nb
-
-
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
     """JupyterLab as `make lab` runs it, over a scratch folder; yields (base_url, token)."""
     root = tmp_path_factory.mktemp("lab")
     shutil.copytree(ROOT / "lessons" / LESSON, root / LESSON)
-    completed = _completed_copy(nbformat.read(ROOT / "lessons" / LESSON / f"{LESSON}.ipynb", as_version=4),
+    completed = completed_copy(nbformat.read(ROOT / "lessons" / LESSON / f"{LESSON}.ipynb", as_version=4),
                                 nbformat.read(ROOT / "solutions" / LESSON / f"{LESSON}.ipynb", as_version=4))
     (root / "completed").mkdir()
     nbformat.write(completed, root / "completed" / f"{LESSON}.ipynb")

@@ -1,4 +1,4 @@
-"""``finetune-course``: the command line (demo, pretrain, bench). Parses arguments, calls the modules."""
+"""``finetune-course``: the command line (demo, pretrain, bench, check, grade). Parses arguments, calls the modules."""
 
 from __future__ import annotations
 
@@ -35,7 +35,82 @@ def _parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="time head-only training on cached features vs the naive loop")
     bench.add_argument("--epochs", type=int, default=10)
     bench.add_argument("--device", default=None)
+
+    check = sub.add_parser("check", help="students: run a lesson's visible tests before submitting")
+    check.add_argument("lesson", help="a lesson (01, 02_freezing, ...) or a notebook's path")
+    check.add_argument("--timeout", type=int, default=300, help="seconds any one cell may run (default: %(default)s)")
+
+    grade = sub.add_parser("grade", help="instructors: release, collect, autograde, feedback, export, bundle",
+                           description="The instructor's workflow, each step a thin layer over nbgrader. The "
+                           "course is the one grader/nbgrader_config.py describes (or --config).")
+    grade.add_argument("--config", default=None, help="the course's nbgrader_config.py (default: grader/'s)")
+    steps = grade.add_subparsers(dest="step", required=True)
+    steps.add_parser("release", help="generate every lesson's student version and record it in the gradebook")
+    collect = steps.add_parser("collect", help="import submissions from a folder or a zip")
+    collect.add_argument("source", help="folder or zip of STUDENT/LESSON/*.ipynb, or a platform's export")
+    collect.add_argument("--lms", choices=["canvas", "moodle"], help="the export's platform (flat file names)")
+    collect.add_argument("--lesson", help="the lesson a platform's export holds")
+    auto = steps.add_parser("autograde", help="grade submissions in parallel, sandboxed, into the gradebook")
+    auto.add_argument("--student", action="append", help="only this student (repeatable)")
+    auto.add_argument("--lesson", action="append", help="only this lesson (repeatable)")
+    auto.add_argument("--jobs", type=int, default=None, help="parallel jobs (default: one per core)")
+    auto.add_argument("--no-sandbox", action="store_true",
+                      help="run student code without bubblewrap (only on a machine you trust with it)")
+    auto.add_argument("--cell-timeout", type=float, default=120.0, help="seconds a cell may run at most")
+    auto.add_argument("--notebook-timeout", type=float, default=600.0, help="seconds a notebook may run")
+    auto.add_argument("--memory-mib", type=int, default=6144, help="memory (address space) per kernel")
+    calibrate = steps.add_parser("calibrate", help="time the solutions' cells, for per-cell time limits")
+    calibrate.add_argument("--no-sandbox", action="store_true")
+    steps.add_parser("feedback", help="HTML feedback per student and lesson (nbgrader generate_feedback)")
+    export = steps.add_parser("export", help="grades as CSV: one row per student and lesson")
+    export.add_argument("--out", default=None, help="CSV path (default: grader/exports/grades.csv)")
+    bundle = steps.add_parser("bundle", help="the zip students get (no solutions, hidden tests or grader files)")
+    bundle.add_argument("--out", default=None, help="zip path (default: dist/finetune-course-student.zip)")
     return parser
+
+
+def _grade(args) -> int:
+    try:
+        from finetune_course.grading import batch, sandbox, workflow
+        from finetune_course.grading.course import GradingError, load_course
+    except ImportError as error:
+        print(f"finetune-course grade: the grading tools are not part of the student bundle ({error})",
+              file=sys.stderr)
+        return 2
+    try:
+        course = load_course(args.config)
+        if args.step == "release":
+            lessons = workflow.release(course)
+            print(f"released {len(lessons)} lessons into {course.release}; gradebook: {course.db_url}")
+        elif args.step == "collect":
+            got = workflow.collect(course, args.source, lesson=args.lesson, lms=args.lms)
+            for label, items in (("imported", got.imported), ("replaced (previous kept in "
+                                 "grader/submitted_previous/)", got.replaced), ("unchanged", got.unchanged),
+                                 ("skipped", got.skipped)):
+                if items:
+                    print(f"{label}: {len(items)}\n  " + "\n  ".join(items))
+        elif args.step == "autograde":
+            limits = sandbox.Limits(cell_seconds=args.cell_timeout, notebook_seconds=args.notebook_timeout,
+                                    memory_mib=args.memory_mib)
+            reports = batch.autograde(course, students=args.student, lessons=args.lesson, jobs=args.jobs,
+                                      use_sandbox=not args.no_sandbox, limits=limits)
+            flagged = sum(r["status"] != "ok" for r in reports)
+            print(f"graded {len(reports)} submissions; {flagged} with reasons to read in {course.reports}")
+        elif args.step == "calibrate":
+            times = batch.calibrate(course, use_sandbox=not args.no_sandbox)
+            print(f"timed {sum(map(len, times.values()))} cells of {len(times)} lessons: "
+                  f"{course.grader / batch.CELL_TIMES}")
+        elif args.step == "feedback":
+            files = workflow.feedback(course)
+            print(f"{len(files)} feedback files under {course.feedback}")
+        elif args.step == "export":
+            print(workflow.export_csv(course, args.out))
+        elif args.step == "bundle":
+            print(workflow.bundle(course, args.out))
+    except (GradingError, sandbox.SandboxUnavailable) as error:
+        print(f"finetune-course grade {args.step}: {error}", file=sys.stderr)
+        return 2
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -55,6 +130,16 @@ def main(argv: list[str] | None = None) -> int:
 
         pretrain(out=args.out, num_epochs=args.epochs, per_class=args.per_class, batch_size=args.batch_size,
                  lr=args.lr, seed=args.seed, device=args.device, progress=not args.no_progress)
+    elif args.command == "check":
+        from finetune_course.check import check
+
+        try:
+            return check(args.lesson, timeout=args.timeout)
+        except FileNotFoundError as error:
+            print(f"finetune-course check: {error}", file=sys.stderr)
+            return 2
+    elif args.command == "grade":
+        return _grade(args)
     elif args.command == "bench":
         from finetune_course.bench import bench_head_only
 

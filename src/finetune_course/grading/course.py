@@ -1,0 +1,104 @@
+"""Where a course's folders are, read from its nbgrader config (``grader/nbgrader_config.py``)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[3]
+DEFAULT_CONFIG = REPO / "grader" / "nbgrader_config.py"
+STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}$")
+
+
+class GradingError(Exception):
+    """Something an instructor must fix before grading can go on; the message says what."""
+
+
+@dataclass(frozen=True)
+class Course:
+    """nbgrader's course folders, as absolute paths, and the config they came from."""
+
+    config_file: Path
+    root: Path
+    source: Path
+    release: Path
+    submitted: Path
+    autograded: Path
+    feedback: Path
+    db_url: str
+    course_id: str
+
+    @property
+    def grader(self) -> Path:
+        return self.config_file.parent
+
+    @property
+    def work(self) -> Path:
+        """Scratch space for grading jobs (one folder per student and lesson)."""
+        return self.grader / "work"
+
+    @property
+    def reports(self) -> Path:
+        """One JSON report per student and lesson: score per test cell and the reasons for lost points."""
+        return self.grader / "reports"
+
+    def lessons(self) -> list[str]:
+        """Lesson (assignment) ids: folders of the source directory holding a notebook of the same name."""
+        if not self.source.is_dir():
+            raise GradingError(f"no source folder {self.source}: check CourseDirectory.source_directory "
+                               f"in {self.config_file}")
+        return sorted(p.name for p in self.source.iterdir() if p.is_dir() and list(p.glob("*.ipynb")))
+
+    def notebooks(self, lesson: str) -> list[str]:
+        """The notebook file names a submission of ``lesson`` must contain."""
+        return sorted(p.name for p in (self.source / lesson).glob("*.ipynb"))
+
+    def nbgrader_config(self, **overrides):
+        """The traitlets Config nbgrader would load from config_file, with absolute course paths."""
+        from traitlets.config.loader import PyFileConfigLoader
+
+        config = PyFileConfigLoader(self.config_file.name, path=str(self.config_file.parent)).load_config()
+        config.CourseDirectory.root = str(self.root)
+        for key, value in overrides.items():
+            section, name = key.rsplit(".", 1)
+            config[section][name] = value
+        return config
+
+
+def _tools_on_path() -> None:
+    """nbgrader runs ``alembic`` (gradebook migrations) by name: the environment's bin must be on PATH."""
+    import os
+    import sys
+
+    bin_dir = os.path.dirname(sys.executable)
+    if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
+
+
+def load_course(config_file: str | Path | None = None) -> Course:
+    """The course described by an nbgrader config file (default: this repository's ``grader/``)."""
+    _tools_on_path()
+    from nbgrader.coursedir import CourseDirectory
+    from traitlets.config.loader import PyFileConfigLoader
+
+    path = Path(config_file or DEFAULT_CONFIG).resolve()
+    if not path.is_file():
+        raise GradingError(f"no nbgrader config at {path}: pass the path of a course's nbgrader_config.py")
+    config = PyFileConfigLoader(path.name, path=str(path.parent)).load_config()
+    coursedir = CourseDirectory(config=config)
+    root = Path(coursedir.root).resolve()
+
+    def folder(name: str) -> Path:
+        return (root / getattr(coursedir, f"{name}_directory")).resolve()
+
+    return Course(config_file=path, root=root, source=folder("source"), release=folder("release"),
+                  submitted=folder("submitted"), autograded=folder("autograded"), feedback=folder("feedback"),
+                  db_url=coursedir.db_url, course_id=coursedir.course_id)
+
+
+def check_student_id(student: str) -> str:
+    if not STUDENT_ID.match(student):
+        raise GradingError(f"student id {student!r} is not usable as a folder name: use letters, digits and "
+                           "._@+- (at most 64 characters, starting with a letter or digit)")
+    return student

@@ -1,0 +1,136 @@
+"""The kernel that runs student code when grading: ipykernel under bubblewrap, with limits.
+
+Each grading job gets a kernel spec of its own whose argv runs ipykernel inside ``bwrap``:
+
+- the whole file system read-only, with the course's source, grader and submission folders
+  hidden behind empty tmpfs mounts, a private ``/tmp`` and ``/dev``, and only the job's own
+  folder (the student's autograded copy, the kernel's sockets) writable;
+- no network (``--unshare-net``), so the kernel talks to nbgrader over IPC sockets in the job
+  folder, not TCP loopback; no new pid namespace (ipykernel would think its parent had exited);
+- ``prlimit`` caps address space (memory), CPU seconds and file size.
+
+Where bubblewrap is missing or cannot create namespaces, :func:`check_sandbox` says so and how
+to go on: install it (``apt-get install bubblewrap``) or grade without it (``--no-sandbox``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+KERNEL_NAME = "finetune-course-sandbox"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one notebook may use when graded. Wall-clock limits are enforced by the executor."""
+
+    memory_mib: int = 6144          # address space of the kernel (torch alone maps ~2 GiB)
+    cpu_seconds: int = 900          # CPU time of the kernel, all threads together
+    file_mib: int = 256             # largest file the kernel may write
+    threads: int = 1                # OMP/MKL threads per kernel (cores / parallel jobs)
+    cell_seconds: float = 120.0     # longest any one cell may run; see execute.cell_limit
+    notebook_seconds: float = 600.0  # the whole notebook, all cells
+    output_kib: int = 1024          # output kept per cell; the rest is dropped with a note
+
+
+class SandboxUnavailable(RuntimeError):
+    pass
+
+
+def bwrap_path() -> str | None:
+    return shutil.which("bwrap")
+
+
+def check_sandbox() -> str:
+    """The bwrap executable, after checking it can create the namespaces grading needs."""
+    path = bwrap_path()
+    if path is None:
+        raise SandboxUnavailable(
+            "bubblewrap (bwrap) is not installed, so student code cannot be sandboxed. Install it "
+            "(Debian/Ubuntu: apt-get install bubblewrap) or, on a machine you trust with these "
+            "submissions, grade without the sandbox: finetune-course grade autograde --no-sandbox")
+    probe = subprocess.run([path, "--ro-bind", "/", "/", "--unshare-net", "--dev", "/dev", "--proc", "/proc",
+                            "--", sys.executable, "-c", "pass"], capture_output=True, text=True)
+    if probe.returncode != 0:
+        raise SandboxUnavailable(
+            f"bubblewrap is installed but cannot create a sandbox here ({probe.stderr.strip()[:300]}). "
+            "Unprivileged user namespaces may be disabled (sysctl kernel.unprivileged_userns_clone=1), "
+            "or grade as root; or grade without the sandbox: finetune-course grade autograde --no-sandbox")
+    return path
+
+
+def kernel_argv(job: Path, writable: Path, hidden: list[Path], limits: Limits, bwrap: str | None) -> list[str]:
+    """argv of the kernel for one job; ``{connection_file}`` is filled in by jupyter_client."""
+    python = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    env = kernel_env(job, limits)
+    limit = ["prlimit", f"--as={limits.memory_mib * 2**20}", f"--cpu={limits.cpu_seconds}",
+             f"--fsize={limits.file_mib * 2**20}", "--core=0", "--"]
+    if bwrap is None:
+        return ["env", "-u", "MPLBACKEND", *[f"{k}={v}" for k, v in env.items()], *limit, *python]
+    argv = [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
+    for path in hidden:
+        if path.exists():
+            argv += ["--tmpfs", str(path)]
+    argv += ["--bind", str(job / "kernel"), str(job / "kernel"), "--bind", str(writable), str(writable),
+             "--unshare-net", "--unshare-ipc", "--unshare-uts", "--hostname", "grading", "--die-with-parent",
+             "--chdir", str(writable), "--unsetenv", "MPLBACKEND"]
+    for key, value in env.items():
+        argv += ["--setenv", key, value]
+    return [*argv, "--", *limit, *python]
+
+
+def kernel_env(job: Path, limits: Limits) -> dict[str, str]:
+    home = job / "kernel" / "home"
+    threads = str(limits.threads)
+    return {"HOME": str(home), "IPYTHONDIR": str(home / ".ipython"), "MPLCONFIGDIR": str(home / "matplotlib"),
+            "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads, "TQDM_DISABLE": "1",
+            "PYTHONDONTWRITEBYTECODE": "1"}
+
+
+def write_kernel_spec(job: Path, writable: Path, hidden: list[Path], limits: Limits, bwrap: str | None) -> Path:
+    """A Jupyter data folder holding the job's kernel spec; put it first on JUPYTER_PATH."""
+    data = job / "kernel" / "share"
+    spec = data / "kernels" / KERNEL_NAME
+    spec.mkdir(parents=True, exist_ok=True)
+    home = job / "kernel" / "home"
+    (home / "matplotlib").mkdir(parents=True, exist_ok=True)
+    _seed_matplotlib_cache(home / "matplotlib")
+    (job / "kernel" / "ipc").mkdir(parents=True, exist_ok=True)
+    (spec / "kernel.json").write_text(json.dumps({
+        "argv": kernel_argv(job, writable, hidden, limits, bwrap),
+        "display_name": "Python 3 (grading sandbox)" if bwrap else "Python 3 (grading, no sandbox)",
+        # A signal to the kernel's process group would reach bwrap, which dies of it and takes
+        # the kernel with it; an interrupt_request message makes ipykernel signal only itself.
+        "language": "python", "interrupt_mode": "message",
+        "metadata": {"debugger": False}}, indent=1))
+    return data
+
+
+def _seed_matplotlib_cache(target: Path) -> None:
+    """Copy matplotlib's font list so each sandboxed kernel does not rebuild it (seconds each)."""
+    try:
+        import matplotlib
+
+        cache = Path(matplotlib.get_cachedir())
+        for font_list in cache.glob("fontlist-*.json"):
+            shutil.copy(font_list, target / font_list.name)
+    except Exception:  # a missing cache only costs time
+        pass
+
+
+def kernel_manager_config(job: Path) -> dict[str, object]:
+    """jupyter_client settings: IPC sockets and connection file inside the job's kernel folder."""
+    return {"KernelManager.transport": "ipc", "KernelManager.ip": str(job / "kernel" / "ipc" / "k"),
+            "KernelManager.connection_file": str(job / "kernel" / "connection.json")}
+
+
+def grading_environ(data_dir: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env["JUPYTER_PATH"] = os.pathsep.join([str(data_dir), *filter(None, [env.get("JUPYTER_PATH")])])
+    return env

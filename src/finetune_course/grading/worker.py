@@ -1,0 +1,116 @@
+"""One grading job: stock ``nbgrader autograde`` of one student's lesson, in a private course folder.
+
+Run by the batch as ``python -m finetune_course.grading.worker JOB_FOLDER``. The job folder
+holds ``job.json`` (what to grade and how), ``submitted/<student>/<lesson>/`` (the checked
+submission), ``gradebook.db`` (a private copy of the course gradebook) and, afterwards,
+``autograded/`` and ``result.json``. Working on a private gradebook is what lets jobs run in
+parallel: nbgrader's SQLite gradebook is written by one process only, the batch, when it merges
+``result.json`` (see :mod:`finetune_course.grading.batch`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+from pathlib import Path
+
+from finetune_course.grading import sandbox
+from finetune_course.grading.course import load_course
+
+
+def autograde_preprocessors():
+    from nbconvert.preprocessors import ClearMetadataPreprocessor
+    from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, IgnorePattern, LimitOutput,
+                                        SaveAutoGrades)
+
+    from finetune_course.grading.execute import GuardedExecute
+
+    return [GuardedExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades,
+            AssignLatePenalties, CheckCellMetadata]
+
+
+def run(job_dir: Path) -> dict:
+    job = json.loads((job_dir / "job.json").read_text())
+    course = load_course(job["config_file"])
+    student, lesson = job["student"], job["lesson"]
+    limits = sandbox.Limits(**job["limits"])
+    writable = job_dir / "autograded" / student / lesson
+    writable.mkdir(parents=True, exist_ok=True)
+    hidden = sorted({course.source, course.grader, course.submitted, course.autograded, course.feedback,
+                     course.root / "solutions"} - {course.root})
+    data_dir = sandbox.write_kernel_spec(job_dir, writable, hidden, limits, job["bwrap"])
+    os.environ.update(sandbox.grading_environ(data_dir))
+    os.environ.pop("MPLBACKEND", None)
+    report_file = job_dir / "execute.jsonl"
+    overrides = {
+        "CourseDirectory.root": str(job_dir),
+        "CourseDirectory.source_directory": str(course.source),
+        "CourseDirectory.submitted_directory": "submitted",
+        "CourseDirectory.autograded_directory": "autograded",
+        "CourseDirectory.feedback_directory": "feedback",
+        "CourseDirectory.db_url": f"sqlite:///{job_dir / 'gradebook.db'}",
+        "CourseDirectory.assignment_id": lesson,
+        "CourseDirectory.student_id": student,
+        "Autograde.autograde_preprocessors": autograde_preprocessors(),
+        "Autograde.create_student": True,
+        "OverwriteCells.add_missing_cells": True,
+        "GuardedExecute.kernel_name": sandbox.KERNEL_NAME,
+        "GuardedExecute.timeout": int(limits.cell_seconds),
+        "GuardedExecute.notebook_timeout": limits.notebook_seconds,
+        "GuardedExecute.output_limit": limits.output_kib * 1024,
+        "GuardedExecute.cell_times": job.get("cell_times", {}),
+        "GuardedExecute.guard_names": job.get("guard_names", {}),
+        "GuardedExecute.report_file": str(report_file),
+        "GuardedExecute.extra_arguments": ["--HistoryManager.hist_file=:memory:"],
+        **{key: value for key, value in sandbox.kernel_manager_config(job_dir).items()},
+    }
+    config = course.nbgrader_config(**overrides)
+    from nbgrader.converters import Autograde
+    from nbgrader.coursedir import CourseDirectory
+    from nbgrader.utils import capture_log
+
+    coursedir = CourseDirectory(config=config)
+    app = Autograde(coursedir=coursedir, config=config)
+    app.force = True
+    outcome = capture_log(app)
+    result = {"student": student, "lesson": lesson, "success": bool(outcome.get("success")),
+              "error": outcome.get("error", ""), "log": outcome.get("log", "")[-20000:],
+              "execute": [json.loads(line) for line in report_file.read_text().splitlines()]
+              if report_file.exists() else [], "notebooks": {}}
+    if result["success"]:
+        result.update(_read_gradebook(job_dir, lesson, student))
+    return result
+
+
+def _read_gradebook(job_dir: Path, lesson: str, student: str) -> dict:
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{job_dir / 'gradebook.db'}") as gradebook:
+        submission = gradebook.find_submission(lesson, student)
+        notebooks = {}
+        for notebook in submission.notebooks:
+            notebooks[notebook.name] = {
+                "late_submission_penalty": notebook.late_submission_penalty,
+                "grades": {g.name: {"auto_score": g.auto_score, "max_score": g.max_score,
+                                    "needs_manual_grade": g.needs_manual_grade} for g in notebook.grades},
+                "comments": {c.name: c.auto_comment for c in notebook.comments},
+            }
+        return {"notebooks": notebooks,
+                "timestamp": submission.timestamp.isoformat() if submission.timestamp else None,
+                "seconds_late": submission.total_seconds_late}
+
+
+def main(argv: list[str] | None = None) -> int:
+    job_dir = Path((argv or sys.argv[1:])[0]).resolve()
+    try:
+        result = run(job_dir)
+    except Exception:
+        result = {"success": False, "error": traceback.format_exc(), "log": "", "execute": [], "notebooks": {}}
+    (job_dir / "result.json").write_text(json.dumps(result, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,177 @@
+"""A small course of its own for grading tests: one lesson, three exercises, no torch needed.
+
+``make_course(root)`` writes ``root/source/fixture/fixture.ipynb`` (solutions and hidden tests),
+an nbgrader config at ``root/grader/nbgrader_config.py`` with the same layout as the real
+course, and returns the loaded :class:`Course`. ``submission(kind)`` gives the notebook a
+student of each kind hands in, from the released version.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+LESSON = "fixture"
+POINTS = {"test_square": 2, "test_mean": 2, "test_answer": 1}
+
+
+def _meta(grade_id, *, solution=False, grade=False, points=None, locked=False):
+    meta = {"grade": grade, "grade_id": grade_id, "locked": locked, "schema_version": 3, "solution": solution}
+    if points is not None:
+        meta["points"] = points
+    return {"nbgrader": meta}
+
+
+def source_notebook():
+    cells = [
+        new_markdown_cell("# Fixture lesson\nThree small exercises."),
+        new_code_cell("import math\nimport statistics"),
+        new_code_cell("def square(x):\n    ### BEGIN SOLUTION\n    return x * x\n    ### END SOLUTION",
+                      metadata=_meta("square", solution=True)),
+        new_code_cell('"""square squares numbers."""\nassert square(3) == 9\n### BEGIN HIDDEN TESTS\n'
+                      "assert square(-4) == 16\n### END HIDDEN TESTS",
+                      metadata=_meta("test_square", grade=True, points=2, locked=True)),
+        new_code_cell("def mean(values):\n    ### BEGIN SOLUTION\n    return sum(values) / len(values)\n"
+                      "    ### END SOLUTION", metadata=_meta("mean", solution=True)),
+        new_code_cell('"""mean agrees with the standard library."""\n'
+                      "assert math.isclose(mean([1, 2, 4]), statistics.mean([1, 2, 4]))\n"
+                      "### BEGIN HIDDEN TESTS\nassert math.isclose(mean([0.5, 0.25]), 0.375)\n### END HIDDEN TESTS",
+                      metadata=_meta("test_mean", grade=True, points=2, locked=True)),
+        new_code_cell("### BEGIN SOLUTION\nanswer = 42\n### END SOLUTION", metadata=_meta("answer", solution=True)),
+        new_code_cell('"""The answer is an int."""\nassert isinstance(answer, int)\n### BEGIN HIDDEN TESTS\n'
+                      "assert answer == 42\n### END HIDDEN TESTS",
+                      metadata=_meta("test_answer", grade=True, points=1, locked=True)),
+    ]
+    nb = new_notebook(cells=cells)
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    return nb
+
+
+CONFIG = '''
+import os
+c = get_config()
+GRADER = os.path.dirname(os.path.abspath(__file__))
+c.CourseDirectory.course_id = "fixture-course"
+c.CourseDirectory.root = os.path.dirname(GRADER)
+c.CourseDirectory.source_directory = "source"
+c.CourseDirectory.release_directory = "release"
+c.CourseDirectory.submitted_directory = os.path.join("grader", "submitted")
+c.CourseDirectory.autograded_directory = os.path.join("grader", "autograded")
+c.CourseDirectory.feedback_directory = os.path.join("grader", "feedback")
+c.CourseDirectory.db_url = "sqlite:///" + os.path.join(GRADER, "gradebook.db")
+c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\\nraise NotImplementedError()"}
+c.ExecutePreprocessor.timeout = 120
+'''
+
+
+def make_course(root: Path):
+    from finetune_course.grading.course import load_course
+
+    (root / "source" / LESSON).mkdir(parents=True)
+    nbformat.write(source_notebook(), root / "source" / LESSON / f"{LESSON}.ipynb")
+    (root / "grader").mkdir()
+    (root / "grader" / "nbgrader_config.py").write_text(CONFIG)
+    return load_course(root / "grader" / "nbgrader_config.py")
+
+
+def _cell(nb, grade_id):
+    return next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
+
+
+SOLUTIONS = {"square": "def square(x):\n    return x * x", "mean": "def mean(values):\n    return sum(values) / len(values)",
+             "answer": "answer = 42"}
+
+
+def completed(released):
+    nb = copy.deepcopy(released)
+    for grade_id, source in SOLUTIONS.items():
+        _cell(nb, grade_id).source = source
+    return nb
+
+
+ESCAPE = """answer = 42
+import socket
+try:
+    socket.create_connection(("127.0.0.1", {port}), timeout=3).close()
+    answer = 0  # reached a server outside the sandbox
+except OSError:
+    pass
+try:  # the test looks for this file outside the sandbox (inside, a write may land in a private tmpfs)
+    open({root!r} + "/escaped.txt", "w").write("escaped")
+except OSError:
+    pass
+try:
+    open({root!r} + "/source/fixture/fixture.ipynb").read()
+    answer = 0  # read the solutions
+except OSError:
+    pass"""
+
+
+def submission(kind: str, released, root: str = "", port: int = 0) -> bytes:
+    """The bytes a student of ``kind`` submits (see the comments of EXPECTED)."""
+    if kind == "invalid_json":
+        return json.dumps(nbformat.writes(completed(released)))[:-200].encode()
+    if kind == "empty":
+        return b""
+    nb = completed(released)
+    if kind == "blank":
+        nb = copy.deepcopy(released)
+    elif kind == "wrong_answer":
+        _cell(nb, "answer").source = "answer = 41"
+    elif kind == "infinite_loop":
+        _cell(nb, "square").source = "while True:\n    pass\n\n" + SOLUTIONS["square"]
+    elif kind == "kernel_crash":
+        _cell(nb, "mean").source = SOLUTIONS["mean"] + "\n\nimport os\nos._exit(1)"
+    elif kind == "memory_blowup":
+        _cell(nb, "mean").source = "hog = []\nwhile True:\n    hog.append(bytearray(2**28))\n\n" + SOLUTIONS["mean"]
+    elif kind == "deleted_test":
+        nb.cells = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") != "test_answer"]
+        _cell(nb, "answer").source = "answer = 41"
+    elif kind == "duplicate_id":
+        nb.cells.append(copy.deepcopy(_cell(nb, "test_square")))  # a copied test: its points count once
+    elif kind == "edited_test":
+        _cell(nb, "square").source = "def square(x):\n    return 0"
+        _cell(nb, "test_square").source = "pass"
+    elif kind == "changed_cell_type":
+        cell = _cell(nb, "test_mean")
+        cell.cell_type = "markdown"
+        cell.pop("outputs", None), cell.pop("execution_count", None)
+        _cell(nb, "mean").source = "def mean(values):\n    return 0"
+    elif kind == "monkeypatch":
+        _cell(nb, "mean").source = "def mean(values):\n    return 0\n\nmath.isclose = lambda *args, **kwargs: True"
+    elif kind == "huge_output":
+        _cell(nb, "square").source = SOLUTIONS["square"] + "\n\nfor _ in range(200):\n    print('x' * 100_000)"
+    elif kind == "escape":
+        _cell(nb, "answer").source = ESCAPE.format(root=root, port=port)
+    elif kind not in ("good", "late"):
+        raise ValueError(kind)
+    return nbformat.writes(nb).encode()
+
+
+# Expected points per test cell for each kind of student (what the submission really earned).
+EXPECTED = {
+    "good": {"test_square": 2, "test_mean": 2, "test_answer": 1},
+    "late": {"test_square": 2, "test_mean": 2, "test_answer": 1},
+    # tries the network, writing into the course and reading the solutions: full marks only
+    # if every attempt failed
+    "escape": {"test_square": 2, "test_mean": 2, "test_answer": 1},
+    "blank": {"test_square": 0, "test_mean": 0, "test_answer": 0},
+    "wrong_answer": {"test_square": 2, "test_mean": 2, "test_answer": 0},
+    "infinite_loop": {"test_square": 0, "test_mean": 2, "test_answer": 1},
+    "kernel_crash": {"test_square": 2, "test_mean": 0, "test_answer": 0},
+    "memory_blowup": {"test_square": 2, "test_mean": 0, "test_answer": 1},
+    "deleted_test": {"test_square": 2, "test_mean": 2, "test_answer": 0},
+    "duplicate_id": {"test_square": 2, "test_mean": 2, "test_answer": 1},
+    "edited_test": {"test_square": 0, "test_mean": 2, "test_answer": 1},
+    "changed_cell_type": {"test_square": 2, "test_mean": 0, "test_answer": 1},
+    # once a patch is in place, no later test can be trusted: they all earn nothing
+    "monkeypatch": {"test_square": 2, "test_mean": 0, "test_answer": 0},
+    "huge_output": {"test_square": 2, "test_mean": 2, "test_answer": 1},
+    "invalid_json": {"test_square": 0, "test_mean": 0, "test_answer": 0},
+    "empty": {"test_square": 0, "test_mean": 0, "test_answer": 0},
+    "wrong_name": {"test_square": 0, "test_mean": 0, "test_answer": 0},
+}

@@ -1,0 +1,326 @@
+"""The instructor's grading pipeline, end to end.
+
+A small fixture course (tests/grading_fixture.py) is graded in one batch with good, blank,
+wrong, late and every kind of bad submission the pipeline must survive; the real course is
+graded for a class of three (all solutions, untouched lessons, a partial submission with a
+known wrong answer). Both end in a CSV compared with what it must say.
+"""
+
+import csv
+import io
+import json
+import os
+import shutil
+import socket
+import sqlite3
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import nbformat
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+import grading_fixture as fx  # noqa: E402
+
+from finetune_course.grading import batch, sandbox, simulate, workflow  # noqa: E402
+from finetune_course.grading.course import GradingError, load_course  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+LIMITS = sandbox.Limits(cell_seconds=10, notebook_seconds=45)
+DUE = "2026-12-01 12:00:00 UTC"
+
+
+@pytest.fixture(scope="session")
+def bwrap():
+    """bubblewrap, installed with apt-get where missing (as root); its absence is an error, not a skip."""
+    if shutil.which("bwrap") is None and os.geteuid() == 0 and shutil.which("apt-get"):
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        for command in (["apt-get", "update", "-q"], ["apt-get", "install", "-y", "-q", "bubblewrap"]):
+            subprocess.run(command, env=env, capture_output=True, check=False)
+    return sandbox.check_sandbox()
+
+
+def gradebook_rows(course, exclude_student=None):
+    """Every row of every gradebook table, except those belonging to one student's submissions."""
+    path = course.db_url.removeprefix("sqlite:///")
+    with sqlite3.connect(path) as db:
+        tables = [r[0] for r in db.execute("select name from sqlite_master where type='table'")]
+        rows = {t: sorted(map(repr, db.execute(f"select * from {t}"))) for t in tables}
+        if exclude_student:
+            mine = {r[0] for r in db.execute("select id from submitted_assignment where student_id = ?",
+                                             (exclude_student,))}
+            notebooks = {r[0] for r in db.execute("select id from submitted_notebook where assignment_id in "
+                                                  f"({','.join('?' * len(mine))})", tuple(mine))}
+            drop = mine | notebooks | {exclude_student}
+            rows = {t: [r for r in rs if not any(repr(d) in r for d in drop)] for t, rs in rows.items()}
+    return rows
+
+
+# -- the fixture course: every bad submission in one batch with good ones -------------------
+@pytest.fixture(scope="module")
+def fixture_class(tmp_path_factory, bwrap):
+    root = tmp_path_factory.mktemp("fixture_course")
+    course = fx.make_course(root)
+    (course.grader / workflow.DUE_DATES).write_text(json.dumps({fx.LESSON: DUE}))
+    workflow.release(course)
+    released = nbformat.read(course.release / fx.LESSON / f"{fx.LESSON}.ipynb", as_version=4)
+    server = socket.create_server(("127.0.0.1", 0))  # what the "escape" student tries to reach
+    for kind in fx.EXPECTED:
+        folder = course.submitted / kind / fx.LESSON
+        folder.mkdir(parents=True)
+        name = "answers.ipynb" if kind == "wrong_name" else f"{fx.LESSON}.ipynb"
+        data = fx.submission("good" if kind == "wrong_name" else kind, released, root=str(root),
+                             port=server.getsockname()[1])
+        (folder / name).write_bytes(data)
+        stamp = "2026-12-01 13:00:00.000000 UTC" if kind == "late" else "2026-11-30 09:00:00.000000 UTC"
+        (folder / "timestamp.txt").write_text(stamp)
+    try:
+        reports = batch.autograde(course, jobs=2, limits=LIMITS, progress=lambda line: None)
+    finally:
+        server.close()
+    return course, {r["student"]: r for r in reports}
+
+
+def test_every_submission_gets_exactly_the_points_it_earned(fixture_class):
+    course, reports = fixture_class
+    assert sorted(reports) == sorted(fx.EXPECTED)
+    for student, expected in fx.EXPECTED.items():
+        got = {name: cell["score"] for name, cell in reports[student]["cells"].items()}
+        assert got == expected, f"{student}: {got} (reasons: {reports[student]['reasons']})"
+        assert reports[student]["score"] == sum(expected.values())
+
+
+def test_bad_submissions_say_why_and_good_ones_say_nothing(fixture_class):
+    course, reports = fixture_class
+    clean = {"good", "late", "blank", "wrong_answer", "escape"}
+    for student, report in reports.items():
+        if student in clean:
+            assert report["reasons"] == [], f"{student}: {report['reasons']}"
+        else:
+            assert report["reasons"], f"{student} lost points or broke a rule but no reason was recorded"
+    assert reports["infinite_loop"]["reasons"] == ["square: interrupted after 10 s"]
+    assert "kernel died" in reports["kernel_crash"]["reasons"][0]
+    assert reports["memory_blowup"]["reasons"][0].startswith("mean: MemoryError")
+    assert "math.isclose was replaced" in reports["monkeypatch"]["reasons"][0]
+    assert "output beyond" not in json.dumps(reports["good"]) and "dropped" in reports["huge_output"]["reasons"][0]
+    assert not (course.root / "escaped.txt").exists(), "student code wrote into the course folder"
+    autograded = nbformat.read(course.autograded / "huge_output" / fx.LESSON / f"{fx.LESSON}.ipynb", as_version=4)
+    assert len(nbformat.writes(autograded)) < 2_000_000, "huge output went into the autograded notebook"
+
+
+EXPECTED_CSV = """\
+student_id,lesson,score,max_score,seconds_late,status,reasons,failed_tests
+blank,fixture,0,5,0,ok,,test_square (NotImplementedError) | test_mean (NotImplementedError) | test_answer (NameError: name 'answer' is not defined)
+changed_cell_type,fixture,3,5,0,flagged,fixture.ipynb: cell test_mean was changed from code to markdown; the original was restored for grading,test_mean (AssertionError)
+deleted_test,fixture,4,5,0,flagged,fixture.ipynb: cell test_answer was deleted; the test was put back for grading,test_answer (AssertionError)
+duplicate_id,fixture,5,5,0,flagged,fixture.ipynb: cell test_square appears 2 times (a copied cell); only the first counts,
+edited_test,fixture,3,5,0,flagged,fixture.ipynb: test cell test_square was edited; the original was restored for grading,test_square (AssertionError)
+empty,fixture,0,5,0,rejected,fixture.ipynb: the file is empty,test_square | test_mean | test_answer
+escape,fixture,5,5,0,ok,,
+good,fixture,5,5,0,ok,,
+huge_output,fixture,5,5,0,flagged,"square: output over 1,048,576 characters was dropped",
+infinite_loop,fixture,3,5,0,flagged,square: interrupted after 10 s,test_square (NameError: name 'square' is not defined)
+invalid_json,fixture,0,5,0,rejected,fixture.ipynb: not valid JSON (Unterminated string starting at: line 1 column 1 (char 0)); the file may have been cut short or edited outside Jupyter,test_square | test_mean | test_answer
+kernel_crash,fixture,2,5,0,flagged,"mean: the kernel died while running this cell (it exited, or ran out of memory or CPU time)",test_mean (NotRun: the kernel died in cell mean) | test_answer (NotRun: the kernel died in cell mean)
+late,fixture,5,5,3600,late,,
+memory_blowup,fixture,3,5,0,flagged,mean: MemoryError (a memory or recursion limit was hit),test_mean (NameError: name 'mean' is not defined)
+monkeypatch,fixture,2,5,0,flagged,test_mean: math.isclose was replaced (before this test cell ran); the test earns no points | test_answer: math.isclose was replaced (before this test cell ran); the test earns no points,test_mean (TamperingDetected: math.isclose was replaced (before this test cell ran); the test earns no points) | test_answer (TamperingDetected: math.isclose was replaced (before this test cell ran); the test earns no points)
+wrong_answer,fixture,4,5,0,ok,,test_answer (AssertionError)
+wrong_name,fixture,0,5,0,rejected,fixture.ipynb is missing from the submission; found answers.ipynb (submit the notebook under the name it was released with),test_square | test_mean | test_answer
+"""
+
+
+def test_the_batch_exports_the_expected_csv(fixture_class, tmp_path):
+    course, _ = fixture_class
+    assert workflow.export_csv(course, tmp_path / "grades.csv").read_text() == EXPECTED_CSV
+
+
+def test_regrading_changes_nothing_and_touches_only_the_regraded_student(fixture_class):
+    course, reports = fixture_class
+    before = gradebook_rows(course)
+    batch.autograde(course, students=["good", "kernel_crash"], jobs=2, limits=LIMITS, progress=lambda line: None)
+    assert gradebook_rows(course) == before, "re-grading the same submissions changed the gradebook"
+    others = gradebook_rows(course, exclude_student="kernel_crash")
+    released = nbformat.read(course.release / fx.LESSON / f"{fx.LESSON}.ipynb", as_version=4)
+    (course.submitted / "kernel_crash" / fx.LESSON / f"{fx.LESSON}.ipynb").write_bytes(fx.submission("good", released))
+    [report] = batch.autograde(course, students=["kernel_crash"], jobs=1, limits=LIMITS, progress=lambda line: None)
+    assert report["score"] == 5 and report["reasons"] == []
+    assert gradebook_rows(course, exclude_student="kernel_crash") == others
+    (course.submitted / "kernel_crash" / fx.LESSON / f"{fx.LESSON}.ipynb").write_bytes(
+        fx.submission("kernel_crash", released))
+    batch.autograde(course, students=["kernel_crash"], jobs=1, limits=LIMITS, progress=lambda line: None)
+    assert gradebook_rows(course) == before
+
+
+def test_feedback_is_generated_for_every_graded_submission(fixture_class):
+    course, reports = fixture_class
+    files = workflow.feedback(course)
+    graded = sorted(s for s, r in reports.items() if r["status"] != "rejected")
+    assert sorted(f.parts[-3] for f in files) == graded
+    html = (course.feedback / "good" / fx.LESSON / f"{fx.LESSON}.html").read_text()
+    assert "Score: 5.0 / 5.0" in html or "5.0 / 5.0" in html
+
+
+def test_grading_refuses_a_course_that_was_not_released(tmp_path, bwrap):
+    course = fx.make_course(tmp_path)
+    (course.submitted / "good" / fx.LESSON).mkdir(parents=True)
+    with pytest.raises(GradingError, match="grade release"):
+        batch.autograde(course, progress=lambda line: None)
+
+
+def test_without_bubblewrap_the_error_says_how_to_go_on(monkeypatch):
+    monkeypatch.setattr(sandbox, "bwrap_path", lambda: None)
+    with pytest.raises(sandbox.SandboxUnavailable, match=r"apt-get install bubblewrap.*--no-sandbox"):
+        sandbox.check_sandbox()
+
+
+# -- the real course, for a class of three --------------------------------------------------
+@pytest.fixture(scope="module")
+def course_class(tmp_path_factory, bwrap):
+    root = tmp_path_factory.mktemp("course")
+    shutil.copytree(ROOT / "solutions", root / "solutions")
+    (root / "grader").mkdir()
+    shutil.copy(ROOT / "grader" / "nbgrader_config.py", root / "grader")
+    shutil.copy(ROOT / "grader" / batch.CELL_TIMES, root / "grader")
+    course = load_course(root / "grader" / "nbgrader_config.py")
+    workflow.release(course)
+    lessons = course.lessons()
+    for lesson in lessons:
+        simulate.submit(course, "ada", lesson, simulate.completed_copy(simulate.released(course, lesson),
+                                                                       simulate.source(course, lesson)))
+        simulate.submit(course, "blank", lesson, simulate.released(course, lesson))
+    partial = simulate.completed_copy(simulate.released(course, lessons[0]), simulate.source(course, lessons[0]))
+    answer = next(c for c in partial.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "answer_q2")
+    answer.source = answer.source.replace('answer_q2 = "A"', 'answer_q2 = "B"')
+    assert 'answer_q2 = "B"' in answer.source
+    simulate.submit(course, "bo", lessons[0], partial)
+    reports = batch.autograde(course, jobs=2, progress=lambda line: None)
+    return course, reports
+
+
+def test_a_class_of_three_gets_the_expected_csv(course_class, tmp_path):
+    course, reports = course_class
+    points = {}
+    for lesson in course.lessons():
+        nb = simulate.source(course, lesson)
+        points[lesson] = sum(c.metadata["nbgrader"]["points"] for c in nb.cells
+                             if c.metadata.get("nbgrader", {}).get("grade"))
+    rows = list(csv.DictReader(io.StringIO(workflow.export_csv(course, tmp_path / "g.csv").read_text())))
+    got = [(r["student_id"], r["lesson"], r["score"], r["max_score"], r["status"], r["reasons"]) for r in rows]
+    expected = []
+    for student in ("ada", "blank", "bo"):
+        for lesson in course.lessons():
+            p = points[lesson]
+            if student == "ada":
+                expected.append((student, lesson, f"{p:g}", f"{p:g}", "ok", ""))
+            elif student == "blank":
+                expected.append((student, lesson, "0", f"{p:g}", "ok", ""))
+            elif lesson == course.lessons()[0]:
+                expected.append((student, lesson, f"{p - 1:g}", f"{p:g}", "ok", ""))
+            else:
+                expected.append((student, lesson, "0", f"{p:g}", "missing", "no submission"))
+    assert got == expected
+    bo = next(r for r in rows if r["student_id"] == "bo" and r["lesson"] == course.lessons()[0])
+    assert bo["failed_tests"].startswith("test_answer_q2 (AssertionError")
+    assert all(r["failed_tests"] == "" for r in rows if r["student_id"] == "ada")
+    assert max(r["grading_seconds"] for r in reports) < 120
+
+
+# -- collecting submissions -----------------------------------------------------------------
+@pytest.fixture()
+def released_fixture(tmp_path):
+    course = fx.make_course(tmp_path / "course")
+    workflow.release(course)
+    released = nbformat.read(course.release / fx.LESSON / f"{fx.LESSON}.ipynb", as_version=4)
+    return course, nbformat.writes(fx.completed(released)).encode()
+
+
+def test_collect_from_a_folder_keeps_timestamps_and_what_it_replaces(released_fixture, tmp_path):
+    course, data = released_fixture
+    export = tmp_path / "export"
+    (export / "ann" / fx.LESSON).mkdir(parents=True)
+    (export / "ann" / fx.LESSON / f"{fx.LESSON}.ipynb").write_bytes(data)
+    (export / "ann" / fx.LESSON / "timestamp.txt").write_text("2026-12-01 10:00:00.000000 UTC")
+    (export / "notes.txt").write_text("not a submission")
+    got = workflow.collect(course, export)
+    assert got.imported == [f"ann/{fx.LESSON}/{fx.LESSON}.ipynb"]
+    assert (course.submitted / "ann" / fx.LESSON / "timestamp.txt").read_text().startswith("2026-12-01 10:00:00")
+    assert workflow.collect(course, export).unchanged == [f"ann/{fx.LESSON}/{fx.LESSON}.ipynb"]
+    (export / "ann" / fx.LESSON / f"{fx.LESSON}.ipynb").write_bytes(data.replace(b"42", b"43"))
+    got = workflow.collect(course, export)
+    assert got.replaced == [f"ann/{fx.LESSON}/{fx.LESSON}.ipynb"]
+    [kept] = (course.grader / "submitted_previous").glob(f"*/ann/{fx.LESSON}/{fx.LESSON}.ipynb")
+    assert kept.read_bytes() == data, "the replaced submission must be kept"
+
+
+def test_collect_from_canvas_and_moodle_zips(released_fixture, tmp_path):
+    course, data = released_fixture
+    canvas = tmp_path / "canvas.zip"
+    with zipfile.ZipFile(canvas, "w") as z:
+        z.writestr(zipfile.ZipInfo("doejane_123_456_fixture.ipynb", (2026, 11, 30, 9, 0, 0)), data)
+        z.writestr(zipfile.ZipInfo("smithbob_late_124_457_fixture-1.ipynb", (2026, 12, 2, 9, 0, 0)), data)
+        z.writestr("readme.html", "x")
+    got = workflow.collect(course, canvas, lesson=fx.LESSON, lms="canvas")
+    assert got.imported == [f"doejane/{fx.LESSON}/fixture.ipynb", f"smithbob/{fx.LESSON}/fixture.ipynb"]
+    assert (course.submitted / "smithbob" / fx.LESSON / "timestamp.txt").read_text().startswith("2026-12-02 09:00")
+    moodle = tmp_path / "moodle.zip"
+    with zipfile.ZipFile(moodle, "w") as z:
+        z.writestr("Jane Doe_77_assignsubmission_file_/fixture.ipynb", data)
+    got = workflow.collect(course, moodle, lesson=fx.LESSON, lms="moodle")
+    assert got.imported == [f"jane-doe/{fx.LESSON}/fixture.ipynb"]
+    with pytest.raises(GradingError, match="with --lesson"):
+        workflow.collect(course, moodle, lms="moodle")
+    with pytest.raises(GradingError, match="no submissions found"):
+        workflow.collect(course, canvas)
+
+
+# -- what students get and run --------------------------------------------------------------
+def test_student_bundle_holds_no_solution_hidden_test_or_grader_file(tmp_path):
+    course = load_course()
+    path = workflow.bundle(course, tmp_path / "bundle.zip")
+    with zipfile.ZipFile(path) as z:
+        names = z.namelist()
+        texts = {n: z.read(n).decode("utf-8", "replace") for n in names if not n.endswith((".pt", ".png"))}
+    top = {n.split("/")[1] for n in names}
+    assert top == {"README.md", "pyproject.toml", "environment.yml", "Makefile", "lessons", "src", "jupyter", "docs"}
+    assert not [n for n in names if "/solutions/" in n or "/grader/" in n or "/grading/" in n or "/tests/" in n]
+    assert f"finetune-course/src/finetune_course/checkpoints/resnet18_shapes_v1.pt" in names
+    lessons = [n for n in names if n.endswith(".ipynb")]
+    assert len(lessons) == len(course.lessons()) and all(n.startswith("finetune-course/lessons/") for n in lessons)
+    public = "".join(nbformat.writes(simulate.released(course, lesson)) for lesson in course.lessons())
+    secret = set()  # lines of solutions and hidden tests that no released lesson shows anyway
+    for lesson in course.lessons():
+        nb = simulate.source(course, lesson)
+        for cell in nb.cells:
+            for region in ("HIDDEN TESTS", "SOLUTION"):
+                inside = False
+                for line in cell.source.splitlines():
+                    if line.strip() == f"### BEGIN {region}":
+                        inside = True
+                    elif line.strip() == f"### END {region}":
+                        inside = False
+                    elif inside and len(line.strip()) > 12 and json.dumps(line.strip())[1:-1] not in public:
+                        secret.add((lesson, region, line.strip()))
+    assert len(secret) > 50
+    # The helper package is, by design, the reference implementation of the helpers the lessons
+    # teach (freeze_all, replace_head...): exercise solution lines may appear in src/; quiz
+    # answers and hidden tests may appear nowhere.
+    leaks = [(lesson, region, line, name) for lesson, region, line in secret for name, text in texts.items()
+             if (line in text or json.dumps(line)[1:-1] in text)
+             and not (region == "SOLUTION" and not line.startswith("answer_q") and "/src/" in name)]
+    assert leaks == []
+
+
+def test_check_command_passes_a_completed_lesson_and_fails_an_untouched_one(released_fixture, tmp_path):
+    course, data = released_fixture
+    done = tmp_path / "done.ipynb"
+    done.write_bytes(data)
+    run = [str(BIN / "finetune-course"), "check"]
+    ok = subprocess.run(run + [str(done)], capture_output=True, text=True)
+    assert ok.returncode == 0 and "3 of 3 tests pass: ready to submit" in ok.stdout, ok.stdout + ok.stderr
+    blank = subprocess.run(run + [str(course.release / fx.LESSON / f"{fx.LESSON}.ipynb")], capture_output=True,
+                           text=True)
+    assert blank.returncode == 1 and "0 of 3 tests pass" in blank.stdout and "FAIL  square squares" in blank.stdout
