@@ -3,11 +3,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-LESSONS := $(notdir $(wildcard solutions/[0-9]*))
 # nbgrader shells out to tools of the environment (alembic), so they must be on PATH.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: install demo test test-browser lab lessons bench clean
+.PHONY: install demo test test-browser lab check lessons autograde feedback grades bundle bench clean
 
 install: $(STAMP)
 
@@ -34,14 +33,28 @@ ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 lab: install
 	env -u MPLBACKEND JUPYTER_CONFIG_PATH=$(CURDIR)/jupyter $(BIN)/jupyter lab --ServerApp.root_dir=$(CURDIR)/lessons $(ALLOW_ROOT)
 
-# Regenerate the student versions (lessons/) from the solutions (solutions/).
+# Students: run a lesson's visible tests before submitting, e.g. `make check LESSON=03`.
+check: install
+	$(BIN)/finetune-course check $(LESSON)
+
+# Instructors (see README): each step is `finetune-course grade STEP`, over nbgrader.
+# Regenerate the student versions (lessons/) from solutions/ and record them in the gradebook.
 lessons: install
-	cd grader && for lesson in $(LESSONS); do nbgrader generate_assignment $$lesson --force || exit 1; done
+	$(BIN)/finetune-course grade release
+autograde: install
+	$(BIN)/finetune-course grade autograde
+feedback: install
+	$(BIN)/finetune-course grade feedback
+grades: install
+	$(BIN)/finetune-course grade export
+bundle: install
+	$(BIN)/finetune-course grade bundle
 
 bench: install
 	$(BIN)/python bench/head_only.py
 	$(BIN)/python bench/demo.py
 	$(BIN)/python bench/lessons.py
+	$(BIN)/python bench/grading.py
 
 clean:
 	rm -rf $(VENV) demo_output .pytest_cache

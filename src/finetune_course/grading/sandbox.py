@@ -74,6 +74,8 @@ def kernel_argv(job: Path, writable: Path, hidden: list[Path], limits: Limits, b
     if bwrap is None:
         return ["env", "-u", "MPLBACKEND", *[f"{k}={v}" for k, v in env.items()], *limit, *python]
     argv = [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
+    for path in _python_under_tmp():  # e.g. a clone in /tmp: its .venv and src/ must stay visible
+        argv += ["--ro-bind", str(path), str(path)]
     for path in hidden:
         if path.exists():
             argv += ["--tmpfs", str(path)]
@@ -83,6 +85,18 @@ def kernel_argv(job: Path, writable: Path, hidden: list[Path], limits: Limits, b
     for key, value in env.items():
         argv += ["--setenv", key, value]
     return [*argv, "--", *limit, *python]
+
+
+def _python_under_tmp() -> list[Path]:
+    """What the kernel's Python needs that lies under /tmp (hidden by the sandbox's own /tmp)."""
+    import finetune_course
+
+    paths = {Path(sys.prefix), Path(sys.base_prefix), Path(sys.executable).resolve().parent,
+             Path(finetune_course.__file__).resolve().parent}
+    paths |= {Path(p).resolve() for p in sys.path if p and Path(p).is_dir() and Path(p).resolve() != Path.cwd()}
+    tmp = Path("/tmp")
+    under = sorted(p for p in paths if p != tmp and p.is_relative_to(tmp))
+    return [p for p in under if not any(p != q and p.is_relative_to(q) for q in under)]
 
 
 def kernel_env(job: Path, limits: Limits) -> dict[str, str]:

@@ -1,0 +1,69 @@
+"""Seconds per student to autograde the whole course (all seven lessons), serial and in parallel.
+
+Each simulated student submits every lesson completed with the solutions (so every cell runs,
+as for a good student). The course is graded with the real pipeline (sandboxed kernels,
+private gradebooks merged serially) once per ``--jobs`` value, on a scratch copy of the course.
+Targets: one student's whole course in at most 2 minutes; throughput that grows with cores.
+
+    .venv/bin/python bench/grading.py                 # 2 students, jobs 1 and 2
+    .venv/bin/python bench/grading.py --students 4 --jobs 1 2 4
+"""
+
+import argparse
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from _common import report
+
+from finetune_course.grading import batch, simulate, workflow
+from finetune_course.grading.course import load_course
+
+ROOT = Path(__file__).resolve().parents[1]
+
+parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+parser.add_argument("--students", type=int, default=2)
+parser.add_argument("--jobs", type=int, nargs="+", default=[1, 2])
+parser.add_argument("--no-sandbox", action="store_true")
+args = parser.parse_args()
+
+runs = {}
+with tempfile.TemporaryDirectory() as scratch:
+    root = Path(scratch)
+    shutil.copytree(ROOT / "solutions", root / "solutions")
+    (root / "grader").mkdir()
+    for name in ("nbgrader_config.py", batch.CELL_TIMES):
+        shutil.copy(ROOT / "grader" / name, root / "grader")
+    course = load_course(root / "grader" / "nbgrader_config.py")
+    workflow.release(course)
+    for i in range(args.students):
+        for lesson in course.lessons():
+            simulate.submit(course, f"student{i}", lesson, simulate.completed_copy(
+                simulate.released(course, lesson), simulate.source(course, lesson)))
+    for jobs in args.jobs:
+        start = time.perf_counter()
+        reports = batch.autograde(course, jobs=jobs, use_sandbox=not args.no_sandbox, progress=lambda line: None)
+        seconds = time.perf_counter() - start
+        wrong = [(r["student"], r["lesson"], r["score"], r["max_score"]) for r in reports if r["score"] != r["max_score"]]
+        assert not wrong, f"a completed lesson lost points: {wrong}"
+        per_lesson = {}
+        for r in reports:
+            per_lesson.setdefault(r["lesson"], []).append(r["grading_seconds"])
+        runs[f"jobs_{jobs}"] = {
+            "jobs": jobs, "students": args.students, "wall_seconds": round(seconds, 1),
+            "seconds_per_student": round(seconds / args.students, 1),
+            "students_per_hour": round(3600 * args.students / seconds, 1),
+            "job_seconds_by_lesson": {k: round(sum(v) / len(v), 1) for k, v in sorted(per_lesson.items())}}
+        print(f"jobs={jobs}: {seconds:.1f} s for {args.students} students = {seconds / args.students:.1f} s per student",
+              flush=True)
+
+serial = runs.get("jobs_1")
+figures = {"cores": len(os.sched_getaffinity(0)), "sandbox": not args.no_sandbox, "runs": runs}
+if serial:
+    figures["one_student_whole_course_seconds"] = serial["seconds_per_student"]
+    figures["meets_target_2_min_per_student"] = serial["seconds_per_student"] <= 120
+    figures["speedup_vs_serial"] = {k: round(serial["wall_seconds"] / v["wall_seconds"], 2) for k, v in runs.items()}
+report("grading", figures, "python bench/grading.py " + " ".join(
+    [f"--students {args.students}", "--jobs", *map(str, args.jobs)] + (["--no-sandbox"] if args.no_sandbox else [])))
