@@ -164,6 +164,21 @@ def test_feedback_is_generated_for_every_graded_submission(fixture_class):
     assert "Score: 5.0 / 5.0" in html or "5.0 / 5.0" in html
 
 
+def test_without_the_sandbox_the_escape_succeeds_so_the_sandbox_is_what_stops_it(tmp_path):
+    course = fx.make_course(tmp_path)
+    workflow.release(course)
+    released = nbformat.read(course.release / fx.LESSON / f"{fx.LESSON}.ipynb", as_version=4)
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        for kind in ("good", "escape"):
+            folder = course.submitted / kind / fx.LESSON
+            folder.mkdir(parents=True)
+            (folder / f"{fx.LESSON}.ipynb").write_bytes(
+                fx.submission(kind, released, root=str(tmp_path), port=server.getsockname()[1]))
+        reports = batch.autograde(course, jobs=2, use_sandbox=False, limits=LIMITS, progress=lambda line: None)
+    assert [(r["student"], r["score"]) for r in reports] == [("escape", 4), ("good", 5)]
+    assert (tmp_path / "escaped.txt").exists()
+
+
 def test_grading_refuses_a_course_that_was_not_released(tmp_path, bwrap):
     course = fx.make_course(tmp_path)
     (course.submitted / "good" / fx.LESSON).mkdir(parents=True)
