@@ -132,7 +132,9 @@ def submission(kind: str, released, root: str = "", port: int = 0) -> bytes:
         nb.cells = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") != "test_answer"]
         _cell(nb, "answer").source = "answer = 41"
     elif kind == "duplicate_id":
-        nb.cells.append(copy.deepcopy(_cell(nb, "test_square")))  # a copied test: its points count once
+        copied = copy.deepcopy(_cell(nb, "test_square"))  # a copied test: its points count once
+        copied.id = "copied-cell"  # JupyterLab gives a copied cell a new id
+        nb.cells.append(copied)
     elif kind == "edited_test":
         _cell(nb, "square").source = "def square(x):\n    return 0"
         _cell(nb, "test_square").source = "pass"

@@ -102,7 +102,8 @@ def _grade(args) -> int:
                   f"{course.grader / batch.CELL_TIMES}")
         elif args.step == "feedback":
             files = workflow.feedback(course)
-            print(f"{len(files)} feedback files under {course.feedback}")
+            print(f"{len(files)} feedback files under {course.feedback}; one zip per student in "
+                  f"{course.grader / 'exports' / 'feedback'}")
         elif args.step == "export":
             print(workflow.export_csv(course, args.out))
         elif args.step == "bundle":

@@ -204,7 +204,16 @@ def feedback(course: Course, lessons: list[str] | None = None) -> list[Path]:
         if any(course.autograded.glob(f"*/{lesson}")):
             _ok(_run(course, GenerateFeedback, {"HTMLExporter.template_name": "feedback"}, assignment_id=lesson),
                 f"nbgrader generate_feedback {lesson}")
-    return sorted(course.feedback.glob("*/*/*.html"))
+    files = sorted(course.feedback.glob("*/*/*.html"))
+    # One zip per student, to hand back through a learning platform or by mail.
+    out = course.grader / "exports" / "feedback"
+    out.mkdir(parents=True, exist_ok=True)
+    for student in sorted({f.parts[-3] for f in files}):
+        with zipfile.ZipFile(out / f"{student}.zip", "w", zipfile.ZIP_DEFLATED) as archive:
+            for f in files:
+                if f.parts[-3] == student:
+                    archive.write(f, f.relative_to(course.feedback / student).as_posix())
+    return files
 
 
 CSV_COLUMNS = ["student_id", "lesson", "score", "max_score", "seconds_late", "status", "reasons", "failed_tests"]
