@@ -181,6 +181,42 @@ def test_without_the_sandbox_the_escape_succeeds_so_the_sandbox_is_what_stops_it
     assert (tmp_path / "escaped.txt").exists()
 
 
+def test_ctrl_c_stops_every_job_and_a_second_batch_waits_for_the_first(tmp_path, bwrap):
+    import fcntl
+    import signal
+    import time
+
+    course = fx.make_course(tmp_path)
+    workflow.release(course)
+    released = nbformat.read(course.release / fx.LESSON / f"{fx.LESSON}.ipynb", as_version=4)
+    for student in ("loop1", "loop2"):
+        (course.submitted / student / fx.LESSON).mkdir(parents=True)
+        (course.submitted / student / fx.LESSON / f"{fx.LESSON}.ipynb").write_bytes(
+            fx.submission("infinite_loop", released))
+    course.work.mkdir(parents=True)
+    with open(course.work / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        with pytest.raises(GradingError, match="another autograde of this course is running"):
+            batch.autograde(course, progress=lambda line: None)
+    command = [str(BIN / "finetune-course"), "grade", "--config", str(course.config_file), "autograde",
+               "--cell-timeout", "60"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.time() + 60
+        while not list(course.work.glob("*/kernel/connection.json")) and time.time() < deadline:
+            time.sleep(0.5)
+        time.sleep(2)  # the kernels are running the loops
+        process.send_signal(signal.SIGINT)
+        out, _ = process.communicate(timeout=30)
+        assert "interrupted" in out, out[-2000:]
+        time.sleep(1)
+        left = subprocess.run(["pgrep", "-f", str(course.work)], capture_output=True, text=True).stdout.split()
+        assert left == [], f"worker or kernel processes left running: {left}"
+    finally:
+        process.kill()
+        subprocess.run(["pkill", "-KILL", "-f", str(course.work)])  # only if the test failed
+
+
 def test_grading_refuses_a_course_that_was_not_released(tmp_path, bwrap):
     course = fx.make_course(tmp_path)
     (course.submitted / "good" / fx.LESSON).mkdir(parents=True)

@@ -18,6 +18,7 @@ score per test cell and the reasons for lost points, which the CSV export includ
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -185,12 +186,16 @@ def _copy_deduplicated(source: Path, target: Path) -> None:
         shutil.copy(source, target)
 
 
+_RUNNING: set[subprocess.Popen] = set()  # worker processes, so that Ctrl-C can stop them all
+
+
 def _run_job(job: Path, timeout: float) -> dict:
     """The worker in its own process group, killed whole if it runs past ``timeout``."""
     start = time.monotonic()
     with open(job / "worker.log", "w") as log:
         process = subprocess.Popen([sys.executable, "-m", "finetune_course.grading.worker", str(job)],
                                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        _RUNNING.add(process)
         try:
             process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -198,6 +203,8 @@ def _run_job(job: Path, timeout: float) -> dict:
             process.wait()
             return {"success": False, "error": f"the grading job ran past its {timeout:.0f} s limit and was "
                     "stopped", "execute": [], "notebooks": {}, "seconds": time.monotonic() - start}
+        finally:
+            _RUNNING.discard(process)
     result_file = job / "result.json"
     if not result_file.is_file():
         tail = (job / "worker.log").read_text()[-2000:]
@@ -316,7 +323,7 @@ def autograde(course: Course, students: list[str] | None = None, lessons: list[s
     if unknown:
         raise GradingError(f"no such lesson: {', '.join(unknown)}; lessons are {', '.join(course.lessons())}")
     if students is None:
-        students = sorted(p.name for p in course.submitted.iterdir() if p.is_dir()) \
+        students = sorted(p.name for p in course.submitted.iterdir() if p.is_dir() and not p.name.startswith(".")) \
             if course.submitted.is_dir() else []
     for student in students:
         check_student_id(student)
@@ -327,34 +334,57 @@ def autograde(course: Course, students: list[str] | None = None, lessons: list[s
     limits = replace(limits, threads=max(1, _jobs_default() // jobs))
     cell_times = load_cell_times(course)
     course.work.mkdir(parents=True, exist_ok=True)
+    with open(course.work / ".lock", "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise GradingError(f"another autograde of this course is running (lock: {course.work / '.lock'}); "
+                               "wait for it to finish") from None
+        return _grade_all(course, students, lessons, jobs, bwrap, limits, cell_times, progress, merge)
+
+
+def _grade_all(course, students, lessons, jobs, bwrap, limits, cell_times, progress, merge) -> list[dict]:
     template = course.work / "template.db"
     shutil.copy(course.db_url.removeprefix("sqlite:///"), template)
-
     submissions = [inspect(course, s, lesson) for s in students for lesson in lessons
                    if (course.submitted / s / lesson).is_dir()]
     reports = []
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        running = {}
-        for submission in submissions:
-            if submission.gradable:
-                job = _prepare(course, submission, template, limits, bwrap, cell_times)
-                timeout = limits.notebook_seconds * len(submission.gradable) + 180
-                running[pool.submit(_run_job, job, timeout)] = submission
-            elif merge:
-                reports.append(_merge(course, submission, {"success": False}))
+        try:
+            return _dispatch(course, submissions, pool, template, limits, bwrap, cell_times, progress, merge, reports)
+        except KeyboardInterrupt:
+            pool.shutdown(wait=False, cancel_futures=True)
+            while _RUNNING:  # workers run in sessions of their own: Ctrl-C does not reach them
+                for process in list(_RUNNING):
+                    os.killpg(process.pid, signal.SIGKILL)
+                time.sleep(0.1)
+            progress("interrupted: what was merged stays in the gradebook; run autograde again for the rest")
+            raise
+
+
+def _dispatch(course, submissions, pool, template, limits, bwrap, cell_times, progress, merge, reports) -> list[dict]:
+    """Submit the jobs; merge each result as it comes (in this thread only)."""
+    running = {}
+    for submission in submissions:
+        if submission.gradable:
+            job = _prepare(course, submission, template, limits, bwrap, cell_times)
+            timeout = limits.notebook_seconds * len(submission.gradable) + 180
+            running[pool.submit(_run_job, job, timeout)] = submission
+        elif merge:
+            reports.append(_merge(course, submission, {"success": False}))
+            progress(_line(reports[-1]))
+    while running:
+        done, _ = wait(running, return_when=FIRST_COMPLETED)
+        for future in done:
+            submission = running.pop(future)
+            result = future.result()
+            if merge:
+                reports.append(_merge(course, submission, result))
                 progress(_line(reports[-1]))
-        while running:
-            done, _ = wait(running, return_when=FIRST_COMPLETED)
-            for future in done:
-                submission = running.pop(future)
-                result = future.result()
-                if merge:
-                    reports.append(_merge(course, submission, result))
-                    progress(_line(reports[-1]))
-                    if reports[-1]["status"] != "failed":  # a failed job's folder is kept to look into
-                        shutil.rmtree(course.work / f"{submission.student}__{submission.lesson}")
-                else:
-                    reports.append({"student": submission.student, "lesson": submission.lesson, **result})
+                if reports[-1]["status"] != "failed":  # a failed job's folder is kept to look into
+                    shutil.rmtree(course.work / f"{submission.student}__{submission.lesson}")
+            else:
+                reports.append({"student": submission.student, "lesson": submission.lesson, **result})
     return sorted(reports, key=lambda r: (r["student"], r["lesson"]))
 
 
