@@ -200,7 +200,10 @@ def test_ctrl_c_stops_every_job_and_a_second_batch_waits_for_the_first(tmp_path,
             batch.autograde(course, progress=lambda line: None)
     command = [str(BIN / "finetune-course"), "grade", "--config", str(course.config_file), "autograde",
                "--cell-timeout", "60"]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    # As from a terminal: a test run started in the background (`cmd &` in a script) inherits
+    # SIGINT ignored, and Python then never raises KeyboardInterrupt.
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         deadline = time.time() + 60
         while not list(course.work.glob("*/kernel/connection.json")) and time.time() < deadline:
