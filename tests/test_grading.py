@@ -343,7 +343,7 @@ def test_student_bundle_holds_no_solution_hidden_test_or_grader_file(tmp_path):
     top = {n.split("/")[1] for n in names}
     assert top == {"README.md", "pyproject.toml", "environment.yml", "Makefile", "lessons", "src", "jupyter", "docs"}
     assert not [n for n in names if "/solutions/" in n or "/grader/" in n or "/grading/" in n or "/tests/" in n]
-    assert f"finetune-course/src/finetune_course/checkpoints/resnet18_shapes_v1.pt" in names
+    assert "finetune-course/src/finetune_course/checkpoints/resnet18_shapes_v1.pt" in names
     lessons = [n for n in names if n.endswith(".ipynb")]
     assert len(lessons) == len(course.lessons()) and all(n.startswith("finetune-course/lessons/") for n in lessons)
     public = "".join(nbformat.writes(simulate.released(course, lesson)) for lesson in course.lessons())

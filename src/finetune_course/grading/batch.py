@@ -52,12 +52,18 @@ class Submission:
     notes: list[str] = field(default_factory=list)          # what nbgrader will repair, said plainly
 
 
+def _job_dir(course: Course, submission: Submission) -> Path:
+    return course.work / f"{submission.student}__{submission.lesson}"
+
+
 def _jobs_default() -> int:
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
 
 
 # -- checks before running anything -----------------------------------------------------------
-def inspect(course: Course, student: str, lesson: str) -> Submission:
+def inspect(course: Course, student: str, lesson: str, released: dict | None = None) -> Submission:
+    """Checks of one submission; ``released`` caches the released notebooks by (lesson, name)."""
+    released = {} if released is None else released
     folder = course.submitted / student / lesson
     submission = Submission(student, lesson, folder)
     expected = course.notebooks(lesson)
@@ -75,8 +81,9 @@ def inspect(course: Course, student: str, lesson: str) -> Submission:
             submission.rejected[name] = f"{name}: {problem}"
             continue
         submission.gradable.append(name)
-        submission.notes += _structure_notes(nbformat.read(path, as_version=4),
-                                             nbformat.read(course.release / lesson / name, as_version=4), name)
+        if (lesson, name) not in released:
+            released[lesson, name] = nbformat.read(course.release / lesson / name, as_version=4)
+        submission.notes += _structure_notes(nbformat.read(path, as_version=4), released[lesson, name], name)
     return submission
 
 
@@ -146,8 +153,8 @@ def load_cell_times(course: Course) -> dict[str, dict[str, float]]:
 
 
 def _prepare(course: Course, submission: Submission, template_db: Path, limits: sandbox.Limits,
-             bwrap: str | None, cell_times: dict) -> Path:
-    job = course.work / f"{submission.student}__{submission.lesson}"
+             bwrap: str | None, cell_times: dict, guard_names: dict) -> Path:
+    job = _job_dir(course, submission)
     if job.exists():
         shutil.rmtree(job)
     target = job / "submitted" / submission.student / submission.lesson
@@ -160,7 +167,7 @@ def _prepare(course: Course, submission: Submission, template_db: Path, limits: 
     (job / "job.json").write_text(json.dumps({
         "config_file": str(course.config_file), "student": submission.student, "lesson": submission.lesson,
         "limits": asdict(limits), "bwrap": bwrap, "cell_times": cell_times.get(submission.lesson, {}),
-        "guard_names": _guard_names(course, submission.lesson)}, indent=1))
+        "guard_names": guard_names}, indent=1))
     return job
 
 
@@ -275,8 +282,7 @@ def _merge(course: Course, submission: Submission, result: dict) -> dict:
 
 
 def _copy_autograded(course: Course, submission: Submission) -> None:
-    source = course.work / f"{submission.student}__{submission.lesson}" / "autograded" / submission.student \
-        / submission.lesson
+    source = _job_dir(course, submission) / "autograded" / submission.student / submission.lesson
     target = course.autograded / submission.student / submission.lesson
     if target.exists():
         shutil.rmtree(target)
@@ -346,12 +352,15 @@ def autograde(course: Course, students: list[str] | None = None, lessons: list[s
 def _grade_all(course, students, lessons, jobs, bwrap, limits, cell_times, progress, merge) -> list[dict]:
     template = course.work / "template.db"
     shutil.copy(course.db_url.removeprefix("sqlite:///"), template)
-    submissions = [inspect(course, s, lesson) for s in students for lesson in lessons
+    released: dict = {}
+    submissions = [inspect(course, s, lesson, released) for s in students for lesson in lessons
                    if (course.submitted / s / lesson).is_dir()]
+    guard_names = {lesson: _guard_names(course, lesson) for lesson in lessons}
     reports = []
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         try:
-            return _dispatch(course, submissions, pool, template, limits, bwrap, cell_times, progress, merge, reports)
+            return _dispatch(course, submissions, pool, template, limits, bwrap, cell_times, guard_names, progress,
+                             merge, reports)
         except KeyboardInterrupt:
             pool.shutdown(wait=False, cancel_futures=True)
             while _RUNNING:  # workers run in sessions of their own: Ctrl-C does not reach them
@@ -362,12 +371,13 @@ def _grade_all(course, students, lessons, jobs, bwrap, limits, cell_times, progr
             raise
 
 
-def _dispatch(course, submissions, pool, template, limits, bwrap, cell_times, progress, merge, reports) -> list[dict]:
+def _dispatch(course, submissions, pool, template, limits, bwrap, cell_times, guard_names, progress, merge,
+              reports) -> list[dict]:
     """Submit the jobs; merge each result as it comes (in this thread only)."""
     running = {}
     for submission in submissions:
         if submission.gradable:
-            job = _prepare(course, submission, template, limits, bwrap, cell_times)
+            job = _prepare(course, submission, template, limits, bwrap, cell_times, guard_names[submission.lesson])
             timeout = limits.notebook_seconds * len(submission.gradable) + 180
             running[pool.submit(_run_job, job, timeout)] = submission
         elif merge:
@@ -382,7 +392,7 @@ def _dispatch(course, submissions, pool, template, limits, bwrap, cell_times, pr
                 reports.append(_merge(course, submission, result))
                 progress(_line(reports[-1]))
                 if reports[-1]["status"] != "failed":  # a failed job's folder is kept to look into
-                    shutil.rmtree(course.work / f"{submission.student}__{submission.lesson}")
+                    shutil.rmtree(_job_dir(course, submission))
             else:
                 reports.append({"student": submission.student, "lesson": submission.lesson, **result})
     return sorted(reports, key=lambda r: (r["student"], r["lesson"]))

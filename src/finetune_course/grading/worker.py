@@ -64,7 +64,7 @@ def run(job_dir: Path) -> dict:
         "GuardedExecute.guard_names": job.get("guard_names", {}),
         "GuardedExecute.report_file": str(report_file),
         "GuardedExecute.extra_arguments": ["--HistoryManager.hist_file=:memory:"],
-        **{key: value for key, value in sandbox.kernel_manager_config(job_dir).items()},
+        **sandbox.kernel_manager_config(job_dir),
     }
     config = course.nbgrader_config(**overrides)
     from nbgrader.converters import Autograde
@@ -97,9 +97,7 @@ def _read_gradebook(job_dir: Path, lesson: str, student: str) -> dict:
                                     "needs_manual_grade": g.needs_manual_grade} for g in notebook.grades},
                 "comments": {c.name: c.auto_comment for c in notebook.comments},
             }
-        return {"notebooks": notebooks,
-                "timestamp": submission.timestamp.isoformat() if submission.timestamp else None,
-                "seconds_late": submission.total_seconds_late}
+        return {"notebooks": notebooks}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import hashlib
 import io
 import json
 import re
@@ -225,11 +224,12 @@ def grade_rows(course: Course) -> list[dict]:
 
     rows = []
     with Gradebook(course.db_url, course.course_id) as gradebook:
-        lessons = [a.name for a in gradebook.assignments if a.name in course.lessons()]
+        known = set(course.lessons())
+        assignments = [a for a in gradebook.assignments if a.name in known]
         students = sorted(s.id for s in gradebook.students)
         for student in students:
-            for lesson in lessons:
-                assignment = gradebook.find_assignment(lesson)
+            for assignment in assignments:
+                lesson = assignment.name
                 report_path = course.reports / lesson / f"{student}.json"
                 report = json.loads(report_path.read_text()) if report_path.is_file() else None
                 try:
@@ -293,6 +293,3 @@ def bundle(course: Course, out: str | Path | None = None) -> Path:
                 archive.write(member, f"finetune-course/{rel}")
     return path
 
-
-def digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
