@@ -10,8 +10,8 @@ from torchvision.models import resnet18
 
 from finetune_course.data import make_loader, make_shapes
 from finetune_course.models import freeze_all, param_groups, replace_head, unfreeze
-from finetune_course.train import (History, evaluate, extract_features, fit, fit_cached, pick_device, predict,
-                                   seed_everything, split_model, train_one_epoch)
+from finetune_course.train import (History, evaluate, extract_features, fit, fit_cached, model_device, pick_device,
+                                   predict, seed_everything, split_model, train_one_epoch)
 
 
 def separable(n=64, seed=0):
@@ -200,3 +200,46 @@ def test_fit_cached_refuses_a_trainable_cached_part():
     train_loader, _ = _loaders()
     with pytest.raises(ValueError, match="must be frozen.*layer3.0.conv1.weight"):
         fit_cached(model, train_loader, optimizer=torch.optim.SGD(model.fc.parameters(), lr=0.1), num_epochs=1)
+
+
+class _Tracked(torch.Tensor):
+    """A batch tensor that records where the code under test sends it, and stays on the CPU."""
+
+    sent_to: list[str] = []
+
+    def to(self, device, *args, **kwargs):
+        _Tracked.sent_to.append(torch.device(device).type)
+        return self.as_subclass(torch.Tensor)
+
+
+class _OnMeta(nn.Module):
+    """A stand-in model whose weights live on the "meta" device; it computes on the CPU."""
+
+    def __init__(self):
+        super().__init__()
+        self.weight = nn.Parameter(torch.zeros(2, 3, device="meta"))
+        self.head = nn.Linear(3, 2)
+
+    def forward(self, inputs):
+        return self.head(inputs)
+
+
+def test_functions_that_run_a_model_use_its_device_unless_told():
+    """On a GPU, `fit(model, ...)` moves the model to CUDA; evaluate/predict afterwards must follow it."""
+    batches = [(torch.randn(3, 3).as_subclass(_Tracked), torch.tensor([0, 1, 0]).as_subclass(_Tracked))] * 2
+    model = _OnMeta()
+    assert model_device(model) == torch.device("meta") and model_device(nn.ReLU()) == torch.device("cpu")
+    _Tracked.sent_to.clear()
+    predict(model, batches)
+    evaluate(model, batches)
+    train_one_epoch(model, batches, nn.CrossEntropyLoss(), torch.optim.SGD(model.head.parameters(), lr=0.1),
+                    progress=False)
+    body = nn.Sequential(_OnMeta())
+    body.to = lambda device: body  # extract_features moves the body to the device: keep it computing on the CPU
+    extract_features(body, batches)
+    assert _Tracked.sent_to and set(_Tracked.sent_to) == {"meta"}, _Tracked.sent_to
+    _Tracked.sent_to.clear()
+    predict(model, batches, device="cpu")
+    train_one_epoch(model, batches, nn.CrossEntropyLoss(), torch.optim.SGD(model.head.parameters(), lr=0.1),
+                    device="cpu", progress=False)
+    assert _Tracked.sent_to and set(_Tracked.sent_to) == {"cpu"}, _Tracked.sent_to

@@ -56,32 +56,16 @@ def _ratio(num: float, den: float) -> float:
 
 @dataclass(frozen=True)
 class BinaryMetrics:
-    """The four figures of a binary classifier, from its confusion counts."""
+    """The confusion counts of a binary classifier and the four figures they give."""
 
     tp: int
     fp: int
     tn: int
     fn: int
-
-    @property
-    def accuracy(self) -> float:
-        return _ratio(self.tp + self.tn, self.tp + self.fp + self.tn + self.fn)
-
-    @property
-    def precision(self) -> float:
-        """Of everything flagged positive, how much was positive: TP / (TP + FP)."""
-        return _ratio(self.tp, self.tp + self.fp)
-
-    @property
-    def recall(self) -> float:
-        """Of everything positive, how much was flagged: TP / (TP + FN)."""
-        return _ratio(self.tp, self.tp + self.fn)
-
-    @property
-    def f1(self) -> float:
-        """Harmonic mean of precision and recall."""
-        p, r = self.precision, self.recall
-        return _ratio(2 * p * r, p + r)
+    accuracy: float   # (TP + TN) / all
+    precision: float  # of everything flagged positive, how much was positive: TP / (TP + FP)
+    recall: float     # of everything positive, how much was flagged: TP / (TP + FN)
+    f1: float         # harmonic mean of precision and recall
 
     def __str__(self) -> str:
         return (f"TP {self.tp}, FP {self.fp}, TN {self.tn}, FN {self.fn}: accuracy {self.accuracy:.3f}, "
@@ -89,28 +73,35 @@ class BinaryMetrics:
 
 
 def binary_metrics(tp: int, fp: int, tn: int, fn: int) -> BinaryMetrics:
-    """Accuracy, precision, recall and F1 from TP/FP/TN/FN counts.
+    """Accuracy, precision, recall and F1 from TP/FP/TN/FN counts (0.0 where a denominator is 0).
 
     >>> m = binary_metrics(tp=85, fp=15, tn=90, fn=10)
     >>> round(m.precision, 4), round(m.recall, 4), round(m.f1, 3)
     (0.85, 0.8947, 0.872)
+
+    Used in lesson 06 (Exercise 1 writes it).
     """
     counts = {"tp": tp, "fp": fp, "tn": tn, "fn": fn}
     for name, value in counts.items():
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise ValueError(f"{name} must be a count (an int >= 0); got {value!r}")
-    return BinaryMetrics(**counts)
+    precision, recall = _ratio(tp, tp + fp), _ratio(tp, tp + fn)
+    return BinaryMetrics(tp=tp, fp=fp, tn=tn, fn=fn, accuracy=_ratio(tp + tn, tp + fp + tn + fn),
+                         precision=precision, recall=recall, f1=_ratio(2 * precision * recall, precision + recall))
 
 
 def binary_counts(y_true: Labels, y_pred: Labels, positive: int = 1) -> BinaryMetrics:
-    """TP/FP/TN/FN of ``positive`` against everything else."""
+    """TP/FP/TN/FN of ``positive`` against everything else, and the figures they give.
+
+    Used in lesson 06 (Exercise 2 writes it).
+    """
     y_true, y_pred = _as_labels(y_true, "y_true"), _as_labels(y_pred, "y_pred")
     seen = int(max(y_true.max(), y_pred.max())) + 1 if len(y_true) else 0
     cm = confusion_matrix(y_true, y_pred, num_classes=max(2, positive + 1, seen))
     tp = int(cm[positive, positive])
     fp = int(cm[:, positive].sum()) - tp
     fn = int(cm[positive, :].sum()) - tp
-    return BinaryMetrics(tp=tp, fp=fp, tn=int(cm.sum()) - tp - fp - fn, fn=fn)
+    return binary_metrics(tp=tp, fp=fp, tn=int(cm.sum()) - tp - fp - fn, fn=fn)
 
 
 def per_class_metrics(cm: torch.Tensor) -> dict[str, list[float] | float]:
@@ -119,8 +110,8 @@ def per_class_metrics(cm: torch.Tensor) -> dict[str, list[float] | float]:
         raise ValueError(f"a confusion matrix is square; got shape {tuple(cm.shape)}")
     report: dict[str, list[float] | float] = {"precision": [], "recall": [], "f1": [], "support": []}
     for k in range(cm.shape[0]):
-        m = BinaryMetrics(tp=int(cm[k, k]), fp=int(cm[:, k].sum() - cm[k, k]),
-                          fn=int(cm[k, :].sum() - cm[k, k]), tn=0)
+        m = binary_metrics(tp=int(cm[k, k]), fp=int(cm[:, k].sum() - cm[k, k]),
+                           fn=int(cm[k, :].sum() - cm[k, k]), tn=0)
         report["precision"].append(m.precision)
         report["recall"].append(m.recall)
         report["f1"].append(m.f1)

@@ -19,6 +19,7 @@ Used in lessons 01, 05 and 07.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import random
 import time
 from dataclasses import asdict, dataclass, field
@@ -44,6 +45,13 @@ def pick_device(device: str | torch.device | None = None) -> torch.device:
     if device.type == "cuda" and not torch.cuda.is_available():
         raise RuntimeError("device 'cuda' was asked for but PyTorch sees no CUDA GPU here; use device='cpu' or 'auto'")
     return device
+
+
+def model_device(model: nn.Module) -> torch.device:
+    """Where a model's weights are (its first parameter or buffer); the CPU for a model with none."""
+    for tensor in itertools.chain(model.parameters(), model.buffers()):
+        return tensor.device
+    return torch.device("cpu")
 
 
 def seed_everything(seed: int) -> None:
@@ -111,15 +119,18 @@ def _check_outputs(outputs: torch.Tensor, labels: torch.Tensor) -> None:
 
 
 def train_one_epoch(model: nn.Module, train_loader: DataLoader, criterion: nn.Module,
-                    optimizer: torch.optim.Optimizer, *, device: torch.device | str = "cpu",
+                    optimizer: torch.optim.Optimizer, *, device: torch.device | str | None = None,
                     amp: bool | None = None, scheduler=None, progress: bool = True,
                     desc: str = "train") -> tuple[float, float]:
     """One pass over ``train_loader``. Returns mean loss and accuracy over the epoch.
 
-    Frozen BatchNorm layers are kept in eval mode (see ``frozen_batchnorm_eval``).
-    ``scheduler`` (optional) is stepped after every batch, as ``OneCycleLR`` expects.
+    Batches go to ``device``, by default the model's. Frozen BatchNorm layers are kept in
+    eval mode (see ``frozen_batchnorm_eval``). ``scheduler`` (optional) is stepped after every
+    batch, as ``OneCycleLR`` expects.
+
+    Used in lesson 05 (Exercise 2 writes it).
     """
-    device = pick_device(device)
+    device = model_device(model) if device is None else pick_device(device)
     amp = _use_amp(device, amp)
     scaler = torch.amp.GradScaler("cuda", enabled=amp and not torch.cuda.is_bf16_supported())
     model.train()
@@ -144,10 +155,13 @@ def train_one_epoch(model: nn.Module, train_loader: DataLoader, criterion: nn.Mo
 
 
 @torch.no_grad()
-def predict(model: nn.Module, loader: DataLoader, *, device: torch.device | str = "cpu",
+def predict(model: nn.Module, loader: DataLoader, *, device: torch.device | str | None = None,
             amp: bool | None = None, progress: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
-    """Logits and labels for a whole loader, in eval mode, on the CPU."""
-    device = pick_device(device)
+    """Logits and labels for a whole loader, in eval mode, returned on the CPU.
+
+    The model runs where it is, unless ``device`` says otherwise.
+    """
+    device = model_device(model) if device is None else pick_device(device)
     model.eval()
     all_outputs, all_labels = [], []
     for inputs, labels in _batches(loader, "predict", progress):
@@ -159,9 +173,12 @@ def predict(model: nn.Module, loader: DataLoader, *, device: torch.device | str 
 
 
 def evaluate(model: nn.Module, val_loader: DataLoader, criterion: nn.Module | None = None, *,
-             device: torch.device | str = "cpu", amp: bool | None = None,
+             device: torch.device | str | None = None, amp: bool | None = None,
              progress: bool = False) -> tuple[float, float]:
-    """Mean loss and accuracy on ``val_loader`` in eval mode, without gradients."""
+    """Mean loss and accuracy on ``val_loader`` in eval mode, without gradients, on the model's device.
+
+    Used in lesson 05 (Exercise 3 writes it).
+    """
     outputs, labels = predict(model, val_loader, device=device, amp=amp, progress=progress)
     _check_outputs(outputs, labels)
     criterion = criterion or nn.CrossEntropyLoss()
@@ -224,10 +241,11 @@ def split_model(model: nn.Module, cut: str) -> tuple[nn.Sequential, nn.Sequentia
 
 
 @torch.no_grad()
-def extract_features(body: nn.Module, loader: DataLoader, *, device: torch.device | str = "cpu",
+def extract_features(body: nn.Module, loader: DataLoader, *, device: torch.device | str | None = None,
                      progress: bool = False) -> TensorDataset:
-    """Runs ``body`` once over ``loader`` (eval mode) and keeps its outputs with the labels."""
-    device = pick_device(device)
+    """Runs ``body`` once over ``loader`` (eval mode, on ``device`` or where it is) and keeps its
+    outputs, on the CPU, with the labels."""
+    device = model_device(body) if device is None else pick_device(device)
     body.to(device).eval()
     features, labels = [], []
     for inputs, batch_labels in _batches(loader, "cache features", progress):
