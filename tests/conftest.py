@@ -1,3 +1,7 @@
+import os
+import shutil
+import subprocess
+
 import matplotlib
 import pytest
 import torch
@@ -14,3 +18,15 @@ def _quiet_and_seeded(monkeypatch):
     import matplotlib.pyplot as plt
 
     plt.close("all")
+
+
+@pytest.fixture(scope="session")
+def bwrap():
+    """bubblewrap, installed with apt-get where missing (as root); its absence is an error, not a skip."""
+    from finetune_course.grading import sandbox
+
+    if shutil.which("bwrap") is None and os.geteuid() == 0 and shutil.which("apt-get"):
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        for command in (["apt-get", "update", "-q"], ["apt-get", "install", "-y", "-q", "bubblewrap"]):
+            subprocess.run(command, env=env, capture_output=True, check=False)
+    return sandbox.check_sandbox()

@@ -145,6 +145,8 @@ def submission(kind: str, released, root: str = "", port: int = 0) -> bytes:
         _cell(nb, "mean").source = "def mean(values):\n    return 0"
     elif kind == "monkeypatch":
         _cell(nb, "mean").source = "def mean(values):\n    return 0\n\nmath.isclose = lambda *args, **kwargs: True"
+    elif kind == "rebinds_name":  # the lesson imported statistics, and test_mean uses it
+        _cell(nb, "mean").source = SOLUTIONS["mean"] + "\n\nstatistics = [1, 2, 4]"
     elif kind == "huge_output":
         _cell(nb, "square").source = SOLUTIONS["square"] + "\n\nfor _ in range(200):\n    print('x' * 100_000)"
     elif kind == "escape":
@@ -172,6 +174,7 @@ EXPECTED = {
     "changed_cell_type": {"test_square": 2, "test_mean": 0, "test_answer": 1},
     # once a patch is in place, no later test can be trusted: they all earn nothing
     "monkeypatch": {"test_square": 2, "test_mean": 0, "test_answer": 0},
+    "rebinds_name": {"test_square": 2, "test_mean": 0, "test_answer": 1},
     "huge_output": {"test_square": 2, "test_mean": 2, "test_answer": 1},
     "invalid_json": {"test_square": 0, "test_mean": 0, "test_answer": 0},
     "empty": {"test_square": 0, "test_mean": 0, "test_answer": 0},

@@ -1,16 +1,14 @@
-"""The instructor's grading pipeline, end to end.
+"""The instructor's grading pipeline, end to end, on a small fixture course.
 
-A small fixture course (tests/grading_fixture.py) is graded in one batch with good, blank,
-wrong, late and every kind of bad submission the pipeline must survive; the real course is
-graded for a class of three (all solutions, untouched lessons, a partial submission with a
-known wrong answer). Both end in a CSV compared with what it must say.
+The fixture course (tests/grading_fixture.py) is graded in one batch with good, blank, wrong,
+late and every kind of bad submission the pipeline must survive, and ends in a CSV compared
+with what it must say. The real course, with the wrong-answer suite, is in
+test_course_grading.py.
 """
 
-import csv
-import io
+import html
 import json
-import os
-import shutil
+import re
 import socket
 import sqlite3
 import subprocess
@@ -27,20 +25,9 @@ import grading_fixture as fx  # noqa: E402
 from finetune_course.grading import batch, sandbox, simulate, workflow  # noqa: E402
 from finetune_course.grading.course import GradingError, load_course  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 LIMITS = sandbox.Limits(cell_seconds=10, notebook_seconds=45)
 DUE = "2026-12-01 12:00:00 UTC"
-
-
-@pytest.fixture(scope="session")
-def bwrap():
-    """bubblewrap, installed with apt-get where missing (as root); its absence is an error, not a skip."""
-    if shutil.which("bwrap") is None and os.geteuid() == 0 and shutil.which("apt-get"):
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        for command in (["apt-get", "update", "-q"], ["apt-get", "install", "-y", "-q", "bubblewrap"]):
-            subprocess.run(command, env=env, capture_output=True, check=False)
-    return sandbox.check_sandbox()
 
 
 def gradebook_rows(course, exclude_student=None):
@@ -104,7 +91,7 @@ def test_bad_submissions_say_why_and_good_ones_say_nothing(fixture_class):
     assert reports["infinite_loop"]["reasons"] == ["square: interrupted after 10 s"]
     assert "kernel died" in reports["kernel_crash"]["reasons"][0]
     assert reports["memory_blowup"]["reasons"][0].startswith("mean: MemoryError")
-    assert "math.isclose was replaced" in reports["monkeypatch"]["reasons"][0]
+    assert "your code replaced math.isclose, which the tests use" in reports["monkeypatch"]["reasons"][0]
     assert "output beyond" not in json.dumps(reports["good"]) and "dropped" in reports["huge_output"]["reasons"][0]
     assert not (course.root / "escaped.txt").exists(), "student code wrote into the course folder"
     autograded = nbformat.read(course.autograded / "huge_output" / fx.LESSON / f"{fx.LESSON}.ipynb", as_version=4)
@@ -127,7 +114,8 @@ invalid_json,fixture,0,5,0,rejected,fixture.ipynb: not valid JSON (Unterminated 
 kernel_crash,fixture,2,5,0,flagged,"mean: the kernel died while running this cell (it exited, or ran out of memory or CPU time)",test_mean (NotRun: the kernel died in cell mean) | test_answer (NotRun: the kernel died in cell mean)
 late,fixture,5,5,3600,late,,
 memory_blowup,fixture,3,5,0,flagged,mean: MemoryError (a memory or recursion limit was hit),test_mean (NameError: name 'mean' is not defined)
-monkeypatch,fixture,2,5,0,flagged,test_mean: math.isclose was replaced (before this test cell ran); the test earns no points | test_answer: math.isclose was replaced (before this test cell ran); the test earns no points,test_mean (TamperingDetected: math.isclose was replaced (before this test cell ran); the test earns no points) | test_answer (TamperingDetected: math.isclose was replaced (before this test cell ran); the test earns no points)
+monkeypatch,fixture,2,5,0,flagged,"test_mean: your code replaced math.isclose, which the tests use to check your work (before this test ran), so the test could not be trusted and earns no points | test_answer: your code replaced math.isclose, which the tests use to check your work (before this test ran), so the test could not be trusted and earns no points","test_mean (TamperingDetected: your code replaced math.isclose, which the tests use to check your work (before this test ran), so the test could not be trusted and earns no points) | test_answer (TamperingDetected: your code replaced math.isclose, which the tests use to check your work (before this test ran), so the test could not be trusted and earns no points)"
+rebinds_name,fixture,3,5,0,flagged,"test_mean: your code gave the name statistics to something else, but the lesson imported statistics and the tests use it (give your own variables other names) (before this test ran), so the test could not be trusted and earns no points","test_mean (TamperingDetected: your code gave the name statistics to something else, but the lesson imported statistics and the tests use it (give your own variables other names) (before this test ran), so the test could not be trusted and earns no points)"
 wrong_answer,fixture,4,5,0,ok,,test_answer (AssertionError)
 wrong_name,fixture,0,5,0,rejected,fixture.ipynb is missing from the submission; found answers.ipynb (submit the notebook under the name it was released with),test_square | test_mean | test_answer
 """
@@ -155,15 +143,37 @@ def test_regrading_changes_nothing_and_touches_only_the_regraded_student(fixture
     assert gradebook_rows(course) == before
 
 
-def test_feedback_is_generated_for_every_graded_submission(fixture_class):
+def html_text(page: str) -> str:
+    """The text a browser shows: code is split into highlighted spans, so tags go before searching it."""
+    page = re.sub(r"<(style|script)\b.*?</\1>", "", page, flags=re.S | re.I)
+    return html.unescape(re.sub(r"<[^>]+>", "", page))
+
+
+def test_feedback_shows_each_result_and_no_hidden_test(fixture_class):
     course, reports = fixture_class
     files = workflow.feedback(course)
     graded = sorted(s for s, r in reports.items() if r["status"] != "rejected")
     assert sorted(f.parts[-3] for f in files) == graded
-    html = (course.feedback / "good" / fx.LESSON / f"{fx.LESSON}.html").read_text()
-    assert "5.0 / 5.0" in html
+    text = {f.parts[-3]: html_text(f.read_text()).lower() for f in files}
+    assert "5.0 / 5.0" in text["good"] and text["good"].count("passed: ") == 3
     with zipfile.ZipFile(course.grader / "exports" / "feedback" / "good.zip") as z:
         assert z.namelist() == [f"{fx.LESSON}/{fx.LESSON}.html"]
+    hidden = ["assert square(-4) == 16", "assert math.isclose(mean([0.5, 0.25]), 0.375)", "assert answer == 42"]
+    given = [f.read_text() for f in files]
+    for archive in (course.grader / "exports" / "feedback").glob("*.zip"):
+        with zipfile.ZipFile(archive) as z:
+            given += [z.read(name).decode() for name in z.namelist()]
+    for page in given:
+        shown = html_text(page)
+        assert not [line for line in hidden if line in shown], "a hidden test reached a student's feedback"
+        assert "BEGIN HIDDEN" not in shown  # tracebacks may show, of the student's own cells only
+    assert "failed: 0 / 1 point. a hidden check failed" in text["wrong_answer"]
+    assert "passed: 2 / 2 points." in text["wrong_answer"]
+    assert "the exercise this test checks is not done yet" in text["blank"]
+    assert "could not find a name" in text["blank"]  # test_answer: `answer` was never defined
+    assert "your code replaced math.isclose, which the tests use" in text["monkeypatch"]
+    assert "your code gave the name statistics to something else" in text["rebinds_name"]
+    assert "not run: the kernel died in cell mean" in text["kernel_crash"]
 
 
 def test_without_the_sandbox_the_escape_succeeds_so_the_sandbox_is_what_stops_it(tmp_path):
@@ -233,58 +243,6 @@ def test_without_bubblewrap_the_error_says_how_to_go_on(monkeypatch):
         sandbox.check_sandbox()
 
 
-# -- the real course, for a class of three --------------------------------------------------
-@pytest.fixture(scope="module")
-def course_class(tmp_path_factory, bwrap):
-    root = tmp_path_factory.mktemp("course")
-    shutil.copytree(ROOT / "solutions", root / "solutions")
-    (root / "grader").mkdir()
-    shutil.copy(ROOT / "grader" / "nbgrader_config.py", root / "grader")
-    shutil.copy(ROOT / "grader" / batch.CELL_TIMES, root / "grader")
-    course = load_course(root / "grader" / "nbgrader_config.py")
-    workflow.release(course)
-    lessons = course.lessons()
-    for lesson in lessons:
-        simulate.submit(course, "ada", lesson, simulate.completed_copy(simulate.released(course, lesson),
-                                                                       simulate.source(course, lesson)))
-        simulate.submit(course, "blank", lesson, simulate.released(course, lesson))
-    partial = simulate.completed_copy(simulate.released(course, lessons[0]), simulate.source(course, lessons[0]))
-    answer = next(c for c in partial.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "answer_q2")
-    answer.source = answer.source.replace('answer_q2 = "A"', 'answer_q2 = "B"')
-    assert 'answer_q2 = "B"' in answer.source
-    simulate.submit(course, "bo", lessons[0], partial)
-    reports = batch.autograde(course, jobs=2, progress=lambda line: None)
-    return course, reports
-
-
-def test_a_class_of_three_gets_the_expected_csv(course_class, tmp_path):
-    course, reports = course_class
-    points = {}
-    for lesson in course.lessons():
-        nb = simulate.source(course, lesson)
-        points[lesson] = sum(c.metadata["nbgrader"]["points"] for c in nb.cells
-                             if c.metadata.get("nbgrader", {}).get("grade"))
-    rows = list(csv.DictReader(io.StringIO(workflow.export_csv(course, tmp_path / "g.csv").read_text())))
-    got = [(r["student_id"], r["lesson"], r["score"], r["max_score"], r["status"], r["reasons"]) for r in rows]
-    expected = []
-    for student in ("ada", "blank", "bo"):
-        for lesson in course.lessons():
-            p = points[lesson]
-            if student == "ada":
-                expected.append((student, lesson, f"{p:g}", f"{p:g}", "ok", ""))
-            elif student == "blank":
-                expected.append((student, lesson, "0", f"{p:g}", "ok", ""))
-            elif lesson == course.lessons()[0]:
-                expected.append((student, lesson, f"{p - 1:g}", f"{p:g}", "ok", ""))
-            else:
-                expected.append((student, lesson, "0", f"{p:g}", "missing", "no submission"))
-    assert got == expected
-    bo = next(r for r in rows if r["student_id"] == "bo" and r["lesson"] == course.lessons()[0])
-    assert bo["failed_tests"].startswith("test_answer_q2 (AssertionError")
-    assert all(r["failed_tests"] == "" for r in rows if r["student_id"] == "ada")
-    assert max(r["grading_seconds"] for r in reports) < 120
-
-
 # -- collecting submissions -----------------------------------------------------------------
 @pytest.fixture()
 def released_fixture(tmp_path):
@@ -346,20 +304,7 @@ def test_student_bundle_holds_no_solution_hidden_test_or_grader_file(tmp_path):
     assert "finetune-course/src/finetune_course/checkpoints/resnet18_shapes_v1.pt" in names
     lessons = [n for n in names if n.endswith(".ipynb")]
     assert len(lessons) == len(course.lessons()) and all(n.startswith("finetune-course/lessons/") for n in lessons)
-    public = "".join(nbformat.writes(simulate.released(course, lesson)) for lesson in course.lessons())
-    secret = set()  # lines of solutions and hidden tests that no released lesson shows anyway
-    for lesson in course.lessons():
-        nb = simulate.source(course, lesson)
-        for cell in nb.cells:
-            for region in ("HIDDEN TESTS", "SOLUTION"):
-                inside = False
-                for line in cell.source.splitlines():
-                    if line.strip() == f"### BEGIN {region}":
-                        inside = True
-                    elif line.strip() == f"### END {region}":
-                        inside = False
-                    elif inside and len(line.strip()) > 12 and json.dumps(line.strip())[1:-1] not in public:
-                        secret.add((lesson, region, line.strip()))
+    secret = simulate.secret_lines(course)  # solution and hidden-test lines no released lesson shows anyway
     assert len(secret) > 50
     # The helper package is, by design, the reference implementation of the helpers the lessons
     # teach (freeze_all, replace_head...): exercise solution lines may appear in src/; quiz

@@ -61,7 +61,10 @@ def _parser() -> argparse.ArgumentParser:
     auto.add_argument("--memory-mib", type=int, default=6144, help="memory (address space) per kernel")
     calibrate = steps.add_parser("calibrate", help="time the solutions' cells, for per-cell time limits")
     calibrate.add_argument("--no-sandbox", action="store_true")
-    steps.add_parser("feedback", help="HTML feedback per student and lesson (nbgrader generate_feedback)")
+    feedback = steps.add_parser("feedback", help="HTML feedback per student and lesson: points, what failed and why; "
+                                "never a hidden test")
+    feedback.add_argument("--no-explanations", action="store_true",
+                          help="leave out the explanation of each quiz answer (for a quiz you reuse next term)")
     export = steps.add_parser("export", help="grades as CSV: one row per student and lesson")
     export.add_argument("--out", default=None, help="CSV path (default: grader/exports/grades.csv)")
     bundle = steps.add_parser("bundle", help="the zip students get (no solutions, hidden tests or grader files)")
@@ -101,7 +104,7 @@ def _grade(args) -> int:
             print(f"timed {sum(map(len, times.values()))} cells of {len(times)} lessons: "
                   f"{course.grader / batch.CELL_TIMES}")
         elif args.step == "feedback":
-            files = workflow.feedback(course)
+            files = workflow.feedback(course, show_explanations=not args.no_explanations)
             print(f"{len(files)} feedback files under {course.feedback}; one zip per student in "
                   f"{course.grader / 'exports' / 'feedback'}")
         elif args.step == "export":

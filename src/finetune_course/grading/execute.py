@@ -166,7 +166,8 @@ class GuardedExecute(Execute):
         problems = [now["error"]] if "error" in now else guard.tampering(self._baseline, now)
         if not problems:
             return False
-        message = f"{'; '.join(problems)} ({when} this test cell ran); the test earns no points"
+        message = (f"{'; '.join(problems)} ({when} this test ran), so the test could not be trusted and earns no "
+                   "points")
         if when == "before":
             cell.outputs = []
             cell.execution_count = None

@@ -85,13 +85,14 @@ def parse_fingerprint(reply_value: dict) -> dict:
 
 
 def tampering(baseline: dict, now: dict) -> list[str]:
-    """What differs from the baseline, in words; empty when nothing the tests rely on changed."""
+    """What differs from the baseline, in words a student understands; empty when nothing changed."""
     changed = [name for name, ident in baseline["modules"].items() if now["modules"].get(name, ident) != ident]
-    problems = [f"{name} was replaced" for name in changed[:5]]
+    problems = [f"your code replaced {name}, which the tests use to check your work" for name in changed[:5]]
     if len(changed) > 5:
-        problems.append(f"... and {len(changed) - 5} more replaced functions")
-    problems += [f"{hook} was installed" for hook in now["hooks"]]
-    problems += [f"{name} no longer refers to what the lesson imported" for name, ok in now["names"].items() if not ok]
+        problems.append(f"... and {len(changed) - 5} more functions the tests use")
+    problems += [f"your code installed {hook.split(':')[0]}, which can change how the tests run" for hook in now["hooks"]]
+    problems += [f"your code gave the name {name} to something else, but the lesson imported {name} and the tests "
+                 "use it (give your own variables other names)" for name, ok in now["names"].items() if not ok]
     return problems
 
 

@@ -4,7 +4,8 @@
   ``lessons/``, cells into the gradebook), and due dates from ``grader/due_dates.json``;
 - :func:`collect`: a class's submissions, from a folder of ``student/lesson/*.ipynb`` or from a
   learning platform's zip, into ``grader/submitted/`` (a replaced submission is kept aside);
-- :func:`feedback`: ``nbgrader generate_feedback`` (HTML per student and lesson);
+- :func:`feedback`: ``nbgrader generate_feedback`` (HTML per student and lesson, rewritten so that it
+  shows results and explanations but no hidden test, see :mod:`.feedback`);
 - :func:`export_csv`: one row per student and lesson: score, lateness, status and reasons;
 - :func:`bundle`: the zip students get: lessons, helper package and set-up files only.
 """
@@ -196,13 +197,21 @@ def _released_name(course: Course, lesson: str, filename: str) -> str:
 
 
 # -- feedback and grades --------------------------------------------------------------------
-def feedback(course: Course, lessons: list[str] | None = None) -> list[Path]:
+def feedback(course: Course, lessons: list[str] | None = None, show_explanations: bool = True) -> list[Path]:
+    """HTML feedback per student and lesson (see :mod:`.feedback`: no hidden test in it), and a zip per student."""
+    from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
     from nbgrader.converters import GenerateFeedback
+    from nbgrader.preprocessors import GetGrades
+
+    from finetune_course.grading.feedback import StudentFeedback, course_explanations
 
     for lesson in lessons or course.lessons():
         if any(course.autograded.glob(f"*/{lesson}")):
-            _ok(_run(course, GenerateFeedback, {"HTMLExporter.template_name": "feedback"}, assignment_id=lesson),
-                f"nbgrader generate_feedback {lesson}")
+            settings = {"HTMLExporter.template_name": "feedback",
+                        "GenerateFeedback.preprocessors": [GetGrades, StudentFeedback, CSSHTMLHeaderPreprocessor],
+                        "StudentFeedback.explanations": course_explanations(course.source, lesson),
+                        "StudentFeedback.show_explanations": show_explanations}
+            _ok(_run(course, GenerateFeedback, settings, assignment_id=lesson), f"nbgrader generate_feedback {lesson}")
     files = sorted(course.feedback.glob("*/*/*.html"))
     # One zip per student, to hand back through a learning platform or by mail.
     out = course.grader / "exports" / "feedback"

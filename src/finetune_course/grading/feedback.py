@@ -1,0 +1,138 @@
+"""What a student gets back: each test's points and what went wrong, never a hidden test's code.
+
+nbgrader's feedback renders the autograded notebook as it is, hidden tests and tracebacks
+included (nbgrader issue #917): one student's feedback would be the next cohort's answer key.
+:class:`StudentFeedback` runs between nbgrader's ``GetGrades`` and the HTML export, and for
+every test cell
+
+- shows the code the student was given (the hidden region removed, a line saying it ran);
+- replaces the outputs with one result: the points, and for a failure the message of the check
+  that failed and whether it was the visible test or a hidden check, never a traceback (a
+  traceback quotes the failing line, hidden or not);
+- says in plain words what an error that is not a failed check means (an unfinished exercise,
+  a missing name, a time limit, a crash, code that changed what the tests rely on);
+- adds the explanation written for the exercise before it (the ``# Why`` comment of a solution
+  cell, as every quiz answer has), unless the instructor withholds explanations.
+
+:func:`explanations` reads those comments from the source notebooks.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import nbformat
+from nbconvert.preprocessors import Preprocessor
+from nbformat.notebooknode import NotebookNode
+from traitlets import Bool, Dict
+
+BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
+HIDDEN_NOTE = "# ... and hidden checks, which the grader ran (not shown)"
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+# What an error that is not a failed check means, said to a student. {evalue} is filled in.
+PLAIN_WORDS = {
+    "NotImplementedError": "the exercise this test checks is not done yet: its cell still raises "
+                           "NotImplementedError (replace `raise NotImplementedError()` with your code)",
+    "NameError": "{evalue}: the test could not find a name your work should define. Was the cell that defines "
+                 "it run without an error, and is the name spelt as the exercise asks?",
+    "TamperingDetected": "{evalue}",
+    "NotRun": "not run: {evalue}. Cells after that point earn nothing; fix what stopped the notebook there",
+    "CellTimeoutError": "{evalue}: the test took too long; look for a slow or endless loop in the code it calls",
+    "DeadKernelError": "{evalue}",
+}
+
+
+def explanations(notebook) -> dict[str, str]:
+    """``{test grade_id: explanation}``: each solution cell's ``# Why`` comment, for the first test cell after it."""
+    found, pending = {}, None
+    for cell in notebook.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("solution") and cell.cell_type == "code":
+            lines = cell.source.splitlines()
+            start = next((i for i, line in enumerate(lines) if line.startswith("# Why")), None)
+            if start is not None:
+                why = []
+                for line in lines[start:]:
+                    if not line.startswith("#") or line.startswith("###"):
+                        break
+                    why.append(line[1:].strip())
+                pending = " ".join(why)
+        elif meta.get("grade") and not meta.get("solution") and pending:
+            found[meta["grade_id"]] = pending
+            pending = None
+    return found
+
+
+def course_explanations(source_dir: Path, lesson: str) -> dict[str, dict[str, str]]:
+    """Explanations of every notebook of a lesson, by notebook name (without .ipynb)."""
+    return {path.stem: explanations(nbformat.read(path, as_version=4))
+            for path in sorted((source_dir / lesson).glob("*.ipynb"))}
+
+
+def visible_source(source: str) -> tuple[str, range | None]:
+    """The test as released (hidden region removed), and the 1-based line numbers the region held."""
+    lines = source.split("\n")
+    begin = next((i for i, line in enumerate(lines) if line.strip() == BEGIN_HIDDEN), None)
+    if begin is None:
+        return source, None
+    end = next((i for i, line in enumerate(lines) if line.strip() == END_HIDDEN), len(lines) - 1)
+    return "\n".join(lines[:begin] + [HIDDEN_NOTE] + lines[end + 1:]), range(begin + 1, end + 2)
+
+
+def _failing_line(error: dict, execution_count: int | None) -> int | None:
+    """The line of the test cell where its error was raised (its outermost frame in the traceback)."""
+    if execution_count is None:
+        return None
+    text = ANSI.sub("", "\n".join(error.get("traceback", [])))
+    match = re.search(rf"Cell In\[{execution_count}\], line (\d+)", text)
+    return int(match.group(1)) if match else None
+
+
+def result_text(points: float, max_points: float, error: dict | None, hidden: range | None,
+                execution_count: int | None) -> str:
+    """The one result a student sees for a test cell."""
+    score = f"{points:g} / {max_points:g} point{'s' if max_points != 1 else ''}"
+    if error is None:
+        return f"Passed: {score}." if points >= max_points else f"{score}."
+    ename, evalue = error.get("ename", "Error"), ANSI.sub("", str(error.get("evalue", ""))).strip()[:600]
+    line = _failing_line(error, execution_count)
+    where = "a hidden check" if hidden and line in hidden else "the visible test"
+    if ename == "AssertionError":
+        what = f"{where} failed: {evalue}" if evalue else f"{where} failed"
+    elif ename in PLAIN_WORDS:
+        what = PLAIN_WORDS[ename].format(evalue=evalue)
+    else:
+        what = f"{ename}: {evalue} (raised while {where} ran your code)"
+    return f"Failed: {score}. {what[0].upper()}{what[1:]}"
+
+
+class StudentFeedback(Preprocessor):
+    """Rewrites the autograded notebook into what a student may see (run after nbgrader's GetGrades)."""
+
+    enabled = Bool(True, help="nbconvert skips a preprocessor that is not enabled").tag(config=True)
+    explanations = Dict(help="Per notebook name: {test grade_id: explanation} (see course_explanations).") \
+        .tag(config=True)
+    show_explanations = Bool(True, help="Show each answer's explanation; turn off for a quiz reused next term.") \
+        .tag(config=True)
+
+    def preprocess(self, nb, resources):
+        notebook = resources.get("nbgrader", {}).get("notebook", "")
+        why = self.explanations.get(notebook, {}) if self.show_explanations else {}
+        cells = []
+        for cell in nb.cells:
+            meta = cell.metadata.get("nbgrader", {})
+            cells.append(cell)
+            if cell.cell_type != "code" or not meta.get("grade") or meta.get("solution"):
+                continue
+            cell.source, hidden = visible_source(cell.source)
+            errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+            text = result_text(float(meta.get("score") or 0), float(meta.get("points") or 0),
+                               errors[-1] if errors else None, hidden, cell.get("execution_count"))
+            passed = text.startswith("Passed")
+            cell.outputs = [NotebookNode(output_type="stream", name="stdout" if passed else "stderr", text=text + "\n")]
+            if meta.get("grade_id") in why:
+                cells.append(nbformat.v4.new_markdown_cell(f"**Explanation.** {why[meta['grade_id']]}"))
+        nb.cells = cells
+        return nb, resources
