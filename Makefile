@@ -55,6 +55,7 @@ bench: install
 	$(BIN)/python bench/demo.py
 	$(BIN)/python bench/lessons.py
 	$(BIN)/python bench/grading.py
+	$(BIN)/python bench/quiz_guessing.py
 
 clean:
 	rm -rf $(VENV) demo_output .pytest_cache
