@@ -11,15 +11,13 @@ Targets: one student's whole course in at most 2 minutes; throughput that grows 
 
 import argparse
 import os
-import shutil
 import tempfile
 import time
 from pathlib import Path
 
 from _common import report
 
-from finetune_course.grading import batch, simulate, workflow
-from finetune_course.grading.course import load_course
+from finetune_course.grading import batch, simulate
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -31,13 +29,7 @@ args = parser.parse_args()
 
 runs = {}
 with tempfile.TemporaryDirectory() as scratch:
-    root = Path(scratch)
-    shutil.copytree(ROOT / "solutions", root / "solutions")
-    (root / "grader").mkdir()
-    for name in ("nbgrader_config.py", batch.CELL_TIMES):
-        shutil.copy(ROOT / "grader" / name, root / "grader")
-    course = load_course(root / "grader" / "nbgrader_config.py")
-    workflow.release(course)
+    course = simulate.scratch_course(ROOT, Path(scratch))
     for i in range(args.students):
         for lesson in course.lessons():
             simulate.submit(course, f"student{i}", lesson, simulate.completed_copy(

@@ -12,7 +12,6 @@ import html
 import io
 import json
 import re
-import shutil
 import sys
 import zipfile
 from pathlib import Path
@@ -23,7 +22,6 @@ sys.path.insert(0, str(Path(__file__).parent))
 import wrong_answers  # noqa: E402
 
 from finetune_course.grading import batch, simulate, workflow  # noqa: E402
-from finetune_course.grading.course import load_course  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 CLASS = ("ada", "blank", "bo")
@@ -31,13 +29,7 @@ CLASS = ("ada", "blank", "bo")
 
 @pytest.fixture(scope="module")
 def course_class(tmp_path_factory, bwrap):
-    root = tmp_path_factory.mktemp("course")
-    shutil.copytree(ROOT / "solutions", root / "solutions")
-    (root / "grader").mkdir()
-    shutil.copy(ROOT / "grader" / "nbgrader_config.py", root / "grader")
-    shutil.copy(ROOT / "grader" / batch.CELL_TIMES, root / "grader")
-    course = load_course(root / "grader" / "nbgrader_config.py")
-    workflow.release(course)
+    course = simulate.scratch_course(ROOT, tmp_path_factory.mktemp("course"))
     lessons = course.lessons()
     for lesson in lessons:
         released, source = simulate.released(course, lesson), simulate.source(course, lesson)

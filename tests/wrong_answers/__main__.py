@@ -4,7 +4,6 @@
 """
 
 import argparse
-import shutil
 import sys
 import tempfile
 import time
@@ -13,8 +12,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import wrong_answers  # noqa: E402
 
-from finetune_course.grading import batch, workflow  # noqa: E402
-from finetune_course.grading.course import load_course  # noqa: E402
+from finetune_course.grading import batch, simulate  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -24,13 +22,7 @@ parser.add_argument("--jobs", type=int, default=None)
 args = parser.parse_args()
 
 with tempfile.TemporaryDirectory() as scratch:
-    root = Path(scratch)
-    shutil.copytree(ROOT / "solutions", root / "solutions")
-    (root / "grader").mkdir()
-    for name in ("nbgrader_config.py", batch.CELL_TIMES):
-        shutil.copy(ROOT / "grader" / name, root / "grader")
-    course = load_course(root / "grader" / "nbgrader_config.py")
-    workflow.release(course)
+    course = simulate.scratch_course(ROOT, Path(scratch))
     planned = wrong_answers.submit_all(course, args.lessons)
     start = time.perf_counter()
     reports = batch.autograde(course, lessons=args.lessons, jobs=args.jobs, progress=lambda line: None)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import re
+import shutil
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
@@ -153,6 +154,22 @@ def secret_lines(course: Course, regions: tuple[str, ...] = ("HIDDEN TESTS", "SO
                     elif inside and len(line.strip()) > 12 and json.dumps(line.strip())[1:-1] not in public:
                         secret.add((lesson, region, line.strip()))
     return secret
+
+
+def scratch_course(repo: Path, root: Path) -> Course:
+    """A copy of the course in ``repo`` (source notebooks, nbgrader config, per-cell time limits) in
+    ``root``, released there: a course to grade simulated students in without touching ``repo``."""
+    from finetune_course.grading.batch import CELL_TIMES
+    from finetune_course.grading.course import load_course
+    from finetune_course.grading.workflow import release
+
+    shutil.copytree(repo / "solutions", root / "solutions")
+    (root / "grader").mkdir()
+    for name in ("nbgrader_config.py", CELL_TIMES):
+        shutil.copy(repo / "grader" / name, root / "grader")
+    course = load_course(root / "grader" / "nbgrader_config.py")
+    release(course)
+    return course
 
 
 def submit(course: Course, student: str, lesson: str, nb) -> Path:
