@@ -14,7 +14,6 @@ must score, test cell by test cell.
 from __future__ import annotations
 
 import copy
-import re
 import shutil
 import textwrap
 from dataclasses import dataclass
@@ -29,36 +28,25 @@ BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 
 @dataclass(frozen=True)
 class Variant:
-    """A student's answer to one exercise (the solution cell ``cell``).
-
-    ``fills`` replaces the solution regions of the cell, in order (None keeps the solution's
-    code for that region); ``source`` replaces the whole cell instead, for a student who
-    rewrote the code around the blank too.
-    """
+    """A student's answer to one exercise (the solution cell ``cell``): ``fills`` replaces the
+    cell's solution regions, in order (None keeps the solution's code for that region)."""
 
     cell: str
     right: bool
     why: str
     fills: tuple[str | None, ...] = ()
-    source: str | None = None
 
 
-def wrong(cell: str, why: str, *fills: str | None, source: str | None = None) -> Variant:
-    return Variant(cell, False, why, tuple(fills), source)
+def wrong(cell: str, why: str, *fills: str | None) -> Variant:
+    return Variant(cell, False, why, tuple(fills))
 
 
-def right(cell: str, why: str, *fills: str | None, source: str | None = None) -> Variant:
-    return Variant(cell, True, why, tuple(fills), source)
+def right(cell: str, why: str, *fills: str | None) -> Variant:
+    return Variant(cell, True, why, tuple(fills))
 
 
 def _grade_id(cell) -> str | None:
     return cell.metadata.get("nbgrader", {}).get("grade_id")
-
-
-def regions(source: str) -> list[str]:
-    """The code between each ``### BEGIN SOLUTION`` and ``### END SOLUTION`` of a cell, dedented."""
-    return [textwrap.dedent(block) for block in
-            re.findall(rf"^[ \t]*{BEGIN}\n(.*?)^[ \t]*{END}[ \t]*$", source, re.S | re.M)]
 
 
 def fill(source: str, fills: tuple[str | None, ...] = ()) -> str:
@@ -97,8 +85,6 @@ def completed_copy(released, source, variants: dict[str, Variant] | None = None,
         grade_id = _grade_id(cell)
         if grade_id in answers:
             cell.source = answers[grade_id]
-        elif grade_id in variants and variants[grade_id].source is not None:
-            cell.source = variants[grade_id].source
         elif grade_id in solutions:
             cell.source = fill(solutions[grade_id], variants[grade_id].fills if grade_id in variants else ())
     return nb
