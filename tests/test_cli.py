@@ -48,8 +48,9 @@ def test_pretrain_writes_a_verifiable_checkpoint(tmp_path):
     assert main(["pretrain", "--out", str(tmp_path), "--epochs", "1", "--per-class", "2", "--no-progress"]) == 0
     state, meta = load_checkpoint(tmp_path / "resnet18_shapes_v1.pt")
     assert state["fc.weight"].shape == (12, 512)
-    assert meta["recipe"]["command"] == ("finetune-course pretrain --epochs 1 --per-class 2 --batch-size 64 "
-                                         "--lr 0.002 --seed 0")
+    assert meta["recipe"]["command"] == ("finetune-course pretrain --arch resnet18 --epochs 1 --per-class 2 "
+                                         "--batch-size 64 --lr 0.002 --seed 0")
+    assert meta["storage"] == "float16" and 0.0 <= meta["source_val_acc_float32"] <= 1.0
     assert 0.0 <= meta["source_val_acc"] <= 1.0
 
 

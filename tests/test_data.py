@@ -157,3 +157,17 @@ def test_rotate_flip_keeps_pixels_and_covers_all_eight_poses():
         assert torch.equal(out.flatten().sort().values, image.flatten().sort().values)
         poses.add(tuple(out.flatten().tolist()))
     assert len(poses) == 8
+
+
+def test_write_image_folder_writes_the_task_as_picture_files(tmp_path):
+    from PIL import Image
+
+    from finetune_course.data import write_image_folder
+
+    root = write_image_folder(tmp_path / "pictures", splits={"train": 3, "val": 2})
+    assert sorted(p.name for p in (root / "train").iterdir()) == sorted(TASKS["target"].classes)
+    assert sorted(p.name for p in (root / "train" / "arrow").iterdir()) == ["0000.png", "0001.png", "0002.png"]
+    memory = make_shapes("target", "val", per_class=2)
+    frames = [image for image, label in zip(memory.images, memory.targets) if memory.classes[label] == "frame"]
+    on_disk = torch.from_numpy(np.array(Image.open(root / "val" / "frame" / "0001.png"))).permute(2, 0, 1)
+    assert torch.equal(on_disk, frames[1])

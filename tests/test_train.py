@@ -243,3 +243,21 @@ def test_functions_that_run_a_model_use_its_device_unless_told():
     train_one_epoch(model, batches, nn.CrossEntropyLoss(), torch.optim.SGD(model.head.parameters(), lr=0.1),
                     device="cpu", progress=False)
     assert _Tracked.sent_to and set(_Tracked.sent_to) == {"cpu"}, _Tracked.sent_to
+
+
+def test_split_model_pools_where_mobilenet_v2_pools_in_its_forward():
+    from torchvision.models import mobilenet_v2
+
+    model = mobilenet_v2(weights=None, num_classes=5).eval()
+    body, tail = split_model(model, "features")
+    inputs = torch.randn(2, 3, 64, 64)
+    assert torch.allclose(tail(body(inputs)), model(inputs), atol=1e-6)
+
+
+def test_fit_calls_on_epoch_after_each_epoch_with_the_history_so_far():
+    seen = []
+    model = nn.Linear(4, 2)
+    loader = make_loader(separable(), batch_size=16, shuffle=True)
+    fit(model, loader, loader, optimizer=torch.optim.SGD(model.parameters(), lr=0.1), num_epochs=3, progress=False,
+        on_epoch=lambda history: seen.append(list(history.val_acc)))
+    assert [len(s) for s in seen] == [1, 2, 3] and seen[-1] == seen[2]

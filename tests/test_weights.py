@@ -1,37 +1,63 @@
-"""The course checkpoint ships, is verified, and is good; ImageNet weights load from TORCH_HOME only."""
+"""The course checkpoints ship, are verified, and are good; ImageNet weights load from TORCH_HOME only."""
 
 import shutil
 
 import pytest
 import torch
+import torchvision
 from PIL import Image
-from torchvision.models import resnet18
+from torchvision.models import resnet18, resnet50
 
 from finetune_course.data import make_loader, make_shapes
-from finetune_course.models import load_model
+from finetune_course.models import get_head, load_model
 from finetune_course.train import evaluate
-from finetune_course.weights import (COURSE_CHECKPOINT, CheckpointError, ImageTransform, WeightsNotAvailable,
-                                     get_weights, imagenet_weights_path, load_checkpoint, read_metadata, sha256_of)
+from finetune_course.weights import (ARCHITECTURES, COURSE_CHECKPOINT, INT8, CheckpointError, ImageTransform,
+                                     WeightsNotAvailable, checkpoint_path, get_weights, imagenet_weights_path,
+                                     load_checkpoint, pack, read_metadata, sha256_of, unpack)
 
 
-def test_course_checkpoint_ships_small_with_its_metadata():
-    assert COURSE_CHECKPOINT.stat().st_size <= 25 * 2**20
-    meta = read_metadata(COURSE_CHECKPOINT)
-    assert meta["sha256"] == sha256_of(COURSE_CHECKPOINT)
+@pytest.mark.parametrize("arch", ARCHITECTURES)
+def test_course_checkpoint_ships_small_with_its_metadata(arch):
+    path = checkpoint_path(arch)
+    assert path.stat().st_size <= 25 * 2**20
+    meta = read_metadata(path)
+    assert meta["sha256"] == sha256_of(path) and meta["architecture"] == f"torchvision.models.{arch}"
     assert meta["categories"] == list(make_shapes("source", "train", per_class=1).classes)
     assert meta["input_size"] == 64 and len(meta["mean"]) == len(meta["std"]) == 3
     assert meta["source_val_acc"] >= 0.95
+    # as shipped (float16, or 8 bits for ResNet-50) within one point of the float32 model it came from
+    assert meta.get("source_val_acc_float32", meta["source_val_acc"]) - meta["source_val_acc"] <= 0.01
     assert meta["recipe"]["command"].startswith("finetune-course pretrain")
     assert {"torch", "torchvision", "python"} <= set(meta["versions"])
 
 
-def test_course_checkpoint_really_recognises_its_source_task():
+@pytest.mark.parametrize("arch", ARCHITECTURES)
+def test_course_checkpoint_really_recognises_its_source_task(arch):
     # Independent of the recorded figure: evaluate the shipped file on held-out source pictures.
-    weights = get_weights("course")
-    model = load_model(weights="course")
+    weights = get_weights("course", arch=arch)
+    model = load_model(arch=arch, weights="course")
+    assert type(model) is type(getattr(torchvision.models, arch)(weights=None)) and get_head(model).out_features == 12
     val_set = make_shapes("source", "val", per_class=25, transform=weights.transforms())
     _, acc = evaluate(model, make_loader(val_set, batch_size=100))
     assert acc >= 0.95
+
+
+def test_eight_bit_storage_fits_a_resnet50_and_comes_back_within_half_a_step(tmp_path):
+    torch.manual_seed(0)
+    state = resnet50(weights=None, num_classes=12).state_dict()
+    torch.save(pack(state, "float16"), tmp_path / "half.pt")
+    torch.save(pack(state, INT8), tmp_path / "int8.pt")
+    assert (tmp_path / "half.pt").stat().st_size > 25 * 2**20 >= (tmp_path / "int8.pt").stat().st_size
+    back = unpack(torch.load(tmp_path / "int8.pt", weights_only=True))
+    assert back.keys() == state.keys()
+    for name, value in state.items():
+        if value.is_floating_point() and value.ndim >= 2:
+            step = value.abs().max() / 127
+            assert (back[name] - value).abs().max() <= step / 2 + 1e-6, name
+        elif value.is_floating_point():
+            assert torch.equal(back[name], value.half().float()), name
+        else:
+            assert torch.equal(back[name], value), name
 
 
 def test_course_weights_carry_transforms_and_classes():
@@ -103,12 +129,32 @@ def test_unknown_weights_name():
     assert get_weights(None) is None
 
 
-def test_imagenet_weights_offline_error_says_where_to_put_the_file(tmp_path, monkeypatch):
+@pytest.mark.parametrize("arch, file", [("resnet18", "resnet18-f37072fd.pth"),
+                                        ("mobilenet_v2", "mobilenet_v2-b0353104.pth"),
+                                        ("resnet50", "resnet50-0676ba61.pth")])
+def test_imagenet_weights_offline_error_says_where_to_put_the_file(tmp_path, monkeypatch, arch, file):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
-    path = imagenet_weights_path()
-    assert path == tmp_path / "hub" / "checkpoints" / "resnet18-f37072fd.pth"
-    with pytest.raises(WeightsNotAvailable, match="resnet18-f37072fd.pth.*weights='course'"):
-        load_model(weights="imagenet")
+    path = imagenet_weights_path(arch)
+    assert path == tmp_path / "hub" / "checkpoints" / file
+    with pytest.raises(WeightsNotAvailable, match=f"{file}.*weights='course'"):
+        load_model(arch=arch, weights="imagenet")
+
+
+def test_imagenet_weights_of_every_architecture_load_from_torch_home(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    for arch in ("mobilenet_v2", "resnet50"):
+        torch.manual_seed(1)
+        reference = getattr(torchvision.models, arch)(weights=None)
+        imagenet_weights_path(arch).parent.mkdir(parents=True, exist_ok=True)
+        torch.save(reference.state_dict(), imagenet_weights_path(arch))
+        model = load_model(arch=arch, weights="imagenet", num_classes=5)
+        assert get_head(model).out_features == 5
+        kept = {k: v for k, v in reference.state_dict().items() if k in dict(model.named_parameters())
+                and not k.startswith(("fc.", "classifier."))}
+        assert all(torch.equal(model.state_dict()[k], v) for k, v in kept.items()) and len(kept) > 50
+        assert get_weights("imagenet", arch=arch).transforms()(Image.new("RGB", (300, 260))).shape == (3, 224, 224)
+    with pytest.raises(ValueError, match="unknown architecture 'vgg16'"):
+        load_model(arch="vgg16")
 
 
 def test_imagenet_weights_load_from_torch_home(tmp_path, monkeypatch):

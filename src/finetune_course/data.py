@@ -178,6 +178,32 @@ def load_image_folder(root: str | Path, transform: Transform | None = None):
             "holding .jpg/.png files, e.g. photos/cats/1.jpg and photos/dogs/2.jpg") from err
 
 
+def write_image_folder(root: str | Path, task: str = "target", *, splits: dict[str, int] | None = None,
+                       seed: int = 0) -> Path:
+    """Writes a shape task as picture files, one folder per split and per class, as a camera would.
+
+    ``root/train/arrow/0000.png``, ``0001.png`` and so on: the layout ``torchvision.datasets.ImageFolder``
+    reads. ``splits`` maps split names to pictures per class (default: the task's own sizes).
+    Existing files of the same names are overwritten; nothing else in ``root`` is touched.
+
+    Used in lesson 08.
+    """
+    from PIL import Image
+
+    root = Path(root).expanduser()
+    splits = splits or dict(TASKS[task].per_class)
+    for split, per_class in splits.items():
+        dataset = make_shapes(task, split, per_class=per_class, seed=seed)
+        written = {name: 0 for name in dataset.classes}
+        for image, label in zip(dataset.images, dataset.targets.tolist()):
+            name = dataset.classes[label]
+            folder = root / split / name
+            folder.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(image.permute(1, 2, 0).numpy()).save(folder / f"{written[name]:04d}.png")
+            written[name] += 1
+    return root
+
+
 def load_torchvision_dataset(name: str, root: str | Path, *, train: bool = True,
                              transform: Transform | None = None):
     """A torchvision dataset (e.g. ``"CIFAR10"``) that is already on disk under ``root``.

@@ -1,7 +1,7 @@
-"""Load a ResNet-18; freeze, unfreeze and count; find and replace the head; parameter groups.
+"""Load a model; freeze, unfreeze and count; find and replace the head; parameter groups.
 
-Everything returns or changes a standard ``torchvision.models.resnet18`` (or another
-torchvision classifier), so ``model.fc``, ``model.layer4`` and ``model.named_parameters()``
+Everything returns or changes a standard torchvision classifier (``resnet18`` by default,
+``mobilenet_v2``, ``resnet50``), so ``model.fc``, ``model.layer4`` and ``model.named_parameters()``
 are exactly what you see in any PyTorch tutorial. Helpers that change what trains print one
 line saying what is trainable now.
 
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from finetune_course.weights import Weights, get_weights
+from finetune_course.weights import Weights, check_arch, get_weights
 
 # Layer groups of a ResNet as data: name -> regular expression on parameter names.
 RESNET_GROUPS = {
@@ -29,27 +29,32 @@ RESNET_GROUPS = {
 }
 
 
-def load_model(*, weights: str | Weights | None = "course", num_classes: int | None = None) -> nn.Module:
-    """A standard torchvision ResNet-18 with the chosen weights.
+def load_model(*, arch: str = "resnet18", weights: str | Weights | None = "course",
+               num_classes: int | None = None) -> nn.Module:
+    """A standard torchvision model with the chosen weights.
 
     Args:
-        weights: ``"course"`` (the course's checkpoint, offline), ``"imagenet"``
-            (``ResNet18_Weights.IMAGENET1K_V1``; the file must be in ``TORCH_HOME``) or None
-            (random initialisation, to train from scratch).
+        arch: ``"resnet18"`` (the default), ``"mobilenet_v2"`` or ``"resnet50"``.
+        weights: ``"course"`` (the course's checkpoint for that architecture, offline),
+            ``"imagenet"`` (its pinned ``IMAGENET1K_V1`` weights; the file must be in
+            ``TORCH_HOME``) or None (random initialisation, to train from scratch).
         num_classes: if given and different from the weights' classes, the head is replaced
             by a new trainable ``nn.Linear`` with this many outputs.
 
-    Used in lesson 01.
+    Used in lessons 01, 07 and 08.
     """
-    from torchvision.models import resnet18
+    from torchvision import models
 
+    builder = getattr(models, check_arch(arch))
     if isinstance(weights, str) or weights is None:
-        weights = get_weights(weights)
+        weights = get_weights(weights, arch=arch)
+    elif weights.arch != arch:
+        raise ValueError(f"these are {weights.arch} weights; pass arch={weights.arch!r} or weights for {arch}")
     if num_classes is not None and (not isinstance(num_classes, int) or num_classes < 1):
         raise ValueError(f"num_classes must be a positive int; got {num_classes!r}")
     if weights is None:
-        return resnet18(weights=None, num_classes=num_classes or 1000)
-    model = resnet18(weights=None, num_classes=len(weights.categories))
+        return builder(weights=None, num_classes=num_classes or 1000)
+    model = builder(weights=None, num_classes=len(weights.categories))
     model.load_state_dict(weights.state_dict())
     if num_classes is not None and num_classes != len(weights.categories):
         replace_head(model, num_classes, verbose=False)

@@ -188,10 +188,11 @@ def evaluate(model: nn.Module, val_loader: DataLoader, criterion: nn.Module | No
 def fit(model: nn.Module, train_loader: DataLoader, val_loader: DataLoader | None = None, *,
         optimizer: torch.optim.Optimizer, num_epochs: int, criterion: nn.Module | None = None,
         scheduler=None, device: torch.device | str | None = None, amp: bool | None = None,
-        progress: bool = True, desc: str = "epochs") -> History:
+        progress: bool = True, desc: str = "epochs", on_epoch=None) -> History:
     """Trains for ``num_epochs``, evaluating on ``val_loader`` after each; returns the history.
 
-    ``scheduler`` (optional) is stepped once per epoch.
+    ``scheduler`` (optional) is stepped once per epoch. ``on_epoch(history)`` (optional) is called
+    after each epoch, e.g. to keep the weights of the best epoch so far.
     """
     if not isinstance(num_epochs, int) or num_epochs < 1:
         raise ValueError(f"num_epochs must be a positive int; got {num_epochs!r}")
@@ -213,17 +214,20 @@ def fit(model: nn.Module, train_loader: DataLoader, val_loader: DataLoader | Non
         if scheduler is not None:
             scheduler.step()
         history.seconds.append(time.perf_counter() - start)
+        if on_epoch is not None:
+            on_epoch(history)
         bar.set_postfix(loss=f"{loss:.3f}", acc=f"{acc:.2f}",
                         **({"val_acc": f"{history.val_acc[-1]:.2f}"} if val_loader is not None else {}))
     return history
 
 
 def split_model(model: nn.Module, cut: str) -> tuple[nn.Sequential, nn.Sequential]:
-    """Splits a ResNet-style model after its child ``cut`` into (body, tail).
+    """Splits a model after its child ``cut`` into (body, tail).
 
     ``tail(body(x))`` equals ``model(x)``; the parts share the model's modules, so training
     the tail trains the model. Works for models whose forward runs their children in order
-    with a flatten before the head (ResNet, VGG, EfficientNet).
+    with a flatten before the head (ResNet, VGG, EfficientNet), and for MobileNetV2, whose
+    forward pools between ``features`` and ``classifier`` without a module for it.
     """
     names = [name for name, _ in model.named_children()]
     if cut not in names:
@@ -231,8 +235,11 @@ def split_model(model: nn.Module, cut: str) -> tuple[nn.Sequential, nn.Sequentia
     index = names.index(cut) + 1
     children = list(model.named_children())
     tail: list[nn.Module] = []
+    pools_in_forward = "avgpool" not in names  # MobileNetV2: adaptive_avg_pool2d in forward()
     for name, module in children[index:]:
         if name in ("fc", "classifier"):
+            if pools_in_forward:
+                tail.append(nn.AdaptiveAvgPool2d(1))
             tail.append(nn.Flatten(1))
         tail.append(module)
     if not tail:
@@ -273,7 +280,7 @@ def _like(loader: DataLoader, dataset: TensorDataset) -> DataLoader:
 def fit_cached(model: nn.Module, train_loader: DataLoader, val_loader: DataLoader | None = None, *,
                optimizer: torch.optim.Optimizer, num_epochs: int, cut: str = "avgpool",
                criterion: nn.Module | None = None, scheduler=None, device: torch.device | str | None = None,
-               progress: bool = True) -> History:
+               progress: bool = True, on_epoch=None) -> History:
     """Like :func:`fit`, but the frozen part up to ``cut`` runs only once.
 
     Everything up to and including the child ``cut`` must be frozen. Its outputs are cached
@@ -302,6 +309,6 @@ def fit_cached(model: nn.Module, train_loader: DataLoader, val_loader: DataLoade
     caching = time.perf_counter() - start
     history = fit(tail, _like(train_loader, train_features), val_features, optimizer=optimizer,
                   num_epochs=num_epochs, criterion=criterion, scheduler=scheduler, device=device,
-                  progress=progress, desc=f"epochs (cached up to {cut})")
+                  progress=progress, desc=f"epochs (cached up to {cut})", on_epoch=on_epoch)
     history.seconds = [s + caching for s in history.seconds]
     return history
