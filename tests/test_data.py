@@ -21,6 +21,7 @@ GOLDEN = {
     ("source", "train"): "d1fb611d28be801f76d15f1c3524d1720ed7de1f78e582e03eb606202b2699af",
     ("target", "train"): "7563a83411195792ef9159d961b9481df8d34c444a1b99a80d637d8c60c3674e",
     ("rare", "val"): "6f0fae1a8e2afb12763c104fa578c0069c1f0e802977a481e64dc0b8bea569a7",
+    ("colour", "val"): "959504da80521d6fcc43df8830b13525f7548fee29d98dc5117c85a752c0924b",
 }
 
 
@@ -171,3 +172,17 @@ def test_write_image_folder_writes_the_task_as_picture_files(tmp_path):
     frames = [image for image, label in zip(memory.images, memory.targets) if memory.classes[label] == "frame"]
     on_disk = torch.from_numpy(np.array(Image.open(root / "val" / "frame" / "0001.png"))).permute(2, 0, 1)
     assert torch.equal(on_disk, frames[1])
+
+
+def test_colour_task_shapes_wear_their_class_colour():
+    from finetune_course.shapes import COLOURS
+
+    ds = make_shapes("colour", "train", per_class=4)
+    assert ds.classes == list(COLOURS) and ds.class_counts() == {name: 4 for name in COLOURS}
+    for image, label in zip(ds.images, ds.targets):
+        # the shape's pixels are the ones farthest from the picture's corner colour (the background)
+        pixels = image.reshape(3, -1).float()
+        corner = pixels[:, :1]
+        shape = pixels[:, (pixels - corner).abs().sum(0) > 120]
+        want = torch.tensor(COLOURS[ds.classes[label]], dtype=torch.float32)
+        assert (shape.median(dim=1).values - want).abs().max() <= 45, (ds.classes[label], shape.median(dim=1).values)

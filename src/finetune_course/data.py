@@ -7,6 +7,8 @@ Three related shape tasks share one picture generator (:mod:`finetune_course.sha
   held-out split; this is the task the lessons fine-tune on.
 * ``rare``: is it an arrow? A binary task where the positive class is rare (8 %), for the
   metrics lesson.
+* ``colour``: what colour is the shape? A task unlike the checkpoint's own (its shapes had
+  random colours), for lesson 08.
 
 Used in every lesson.
 """
@@ -55,6 +57,13 @@ TASKS: dict[str, TaskSpec] = {
         per_class={"train": 200, "val": 500, "test": 500},
         shapes=("frame", "trapezoid", "l_shape", "star4"),
         positive_per_mille=80,
+    ),
+    # what colour is the shape: what the checkpoint learned to ignore (its shapes had random colours)
+    "colour": TaskSpec(
+        code=4,
+        classes=("red", "green", "blue", "yellow"),
+        per_class={"train": 20, "val": 100, "test": 100},
+        shapes=("arrow", "frame", "trapezoid", "l_shape", "star4"),
     ),
 }
 SPLITS = {"train": 0, "val": 1, "test": 2}
@@ -148,6 +157,9 @@ def make_shapes(task: str = "target", split: str = "train", *, per_class: int | 
     images = np.empty((num_images, 3, IMAGE_SIZE, IMAGE_SIZE), dtype=np.uint8)
     for i, label in enumerate(labels):
         rng = np.random.default_rng([seed, spec.code, SPLITS[split], i])
+        if task == "colour":
+            images[i] = render(spec.shapes[int(rng.integers(len(spec.shapes)))], rng, colour=spec.classes[label])
+            continue
         if spec.shapes:
             shape = spec.classes[1] if label else spec.shapes[int(rng.integers(len(spec.shapes)))]
         else:

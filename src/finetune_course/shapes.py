@@ -98,17 +98,30 @@ def _luminance(rgb: np.ndarray) -> float:
     return float(0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2])
 
 
-def _random_colours(rng: np.random.Generator, min_contrast: float = 60.0):
-    """Foreground and two background colours whose brightness differs by at least ``min_contrast``."""
+# Foreground colours of the ``colour`` task, each drawn within +-30 per channel of these.
+COLOURS = {"red": (200, 40, 40), "green": (40, 170, 60), "blue": (50, 70, 210), "yellow": (220, 200, 40)}
+
+
+def _random_colours(rng: np.random.Generator, min_contrast: float = 60.0, colour: str | None = None):
+    """Foreground and two background colours whose brightness differs by at least ``min_contrast``.
+
+    The foreground is any colour, or close to ``colour`` (one of :data:`COLOURS`).
+    """
     while True:
-        fg, bg1, bg2 = (rng.integers(0, 256, size=3).astype(np.float64) for _ in range(3))
+        if colour is None:
+            fg, bg1, bg2 = (rng.integers(0, 256, size=3).astype(np.float64) for _ in range(3))
+        else:
+            fg = np.clip(np.array(COLOURS[colour], dtype=np.float64) + rng.integers(-30, 31, size=3), 0, 255)
+            bg1, bg2 = (rng.integers(0, 256, size=3).astype(np.float64) for _ in range(2))
         bg2 = 0.6 * bg1 + 0.4 * bg2  # a gentle gradient, not a second picture
         if min(abs(_luminance(fg) - _luminance(bg1)), abs(_luminance(fg) - _luminance(bg2))) >= min_contrast:
             return fg, bg1, bg2
 
 
-def render(shape: str, rng: np.random.Generator, size: int = IMAGE_SIZE) -> np.ndarray:
+def render(shape: str, rng: np.random.Generator, size: int = IMAGE_SIZE, colour: str | None = None) -> np.ndarray:
     """Draws one picture of ``shape`` with random size, position, rotation, colours and noise.
+
+    ``colour`` (one of :data:`COLOURS`) fixes the shape's colour family; the background stays random.
 
     Returns:
         ``uint8`` array of shape ``(3, size, size)``.
@@ -119,7 +132,7 @@ def render(shape: str, rng: np.random.Generator, size: int = IMAGE_SIZE) -> np.n
     cos, sin = _random_rotation(rng)
     margin = max(half - radius - 1.0, 0.0)
     cx, cy = margin * (2 * rng.random() - 1), margin * (2 * rng.random() - 1)
-    fg, bg1, bg2 = _random_colours(rng)
+    fg, bg1, bg2 = _random_colours(rng, colour=colour)
     gradient = rng.integers(-100, 101, size=2) / 100.0
 
     n = size * _SUPERSAMPLE
