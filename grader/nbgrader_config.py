@@ -21,7 +21,9 @@ c.CourseDirectory.submitted_directory = os.path.join("grader", "submitted")
 c.CourseDirectory.autograded_directory = os.path.join("grader", "autograded")
 c.CourseDirectory.feedback_directory = os.path.join("grader", "feedback")
 c.CourseDirectory.db_url = "sqlite:///" + os.path.join(GRADER, "gradebook.db")
-c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "demo_output"]
+# capstone_pictures/ and capstone_model.pt are what lesson 08 writes next to its notebook
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "demo_output", "capstone_pictures",
+                            "capstone_model.pt"]
 
 # The stub students see in place of each solution region.
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}

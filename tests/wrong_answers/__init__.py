@@ -28,7 +28,7 @@ TABLES = {
     "01_why_finetune": "l01_why_finetune", "02_freezing": "l02_freezing",
     "03_replacing_the_head": "l03_replacing_the_head", "04_optimizers": "l04_optimizers",
     "05_training_loop": "l05_training_loop", "06_metrics": "l06_metrics",
-    "07_staged_finetuning": "l07_staged_finetuning",
+    "07_staged_finetuning": "l07_staged_finetuning", "08_capstone": "l08_capstone",
 }
 STUDENT = "variants{round}"
 ANSWER = re.compile(r"^(answer_q\d+) = (.+)$", re.M)

@@ -279,7 +279,8 @@ def export_csv(course: Course, out: str | Path | None = None) -> Path:
 
 # -- the student bundle ---------------------------------------------------------------------
 BUNDLE_FILES = ["README.md", "pyproject.toml", "environment.yml", "Makefile", "lessons", "src", "jupyter", "docs"]
-BUNDLE_EXCLUDE = re.compile(r"(^|/)(__pycache__|\.ipynb_checkpoints|[^/]*\.egg-info)(/|$)|\.pyc$"
+BUNDLE_EXCLUDE = re.compile(r"(^|/)(__pycache__|\.ipynb_checkpoints|[^/]*\.egg-info|capstone_pictures)(/|$)|\.pyc$"
+                            r"|(^|/)capstone_model\.pt$"
                             r"|^src/finetune_course/grading(/|$)")
 
 
