@@ -85,7 +85,9 @@ def test_bad_input_gets_a_clear_error_and_nothing_is_lost(tmp_path, capsys):
     before = snapshot(root)
     out = str(tmp_path / "model")
     # the parent of train/ and val/, given as if those were classes
-    assert "look like splits, not classes" in _error(capsys, "finetune", str(root), "--out", out)
+    message = _error(capsys, "finetune", str(root), "--out", out)
+    assert "look like splits, not classes" in message
+    assert f"itself ({root / 'train'}) and the validation one with --val ({root / 'val'})" in message
     # one class only
     one = tmp_path / "one"
     (one / "cats").mkdir(parents=True)

@@ -69,8 +69,11 @@ def read_folder(root: str | Path, transform=None):
     if classes and {p.name.lower() for p in classes} <= SPLIT_NAMES and all(
             any(q.is_dir() for q in p.iterdir()) for p in classes):
         names = "/, ".join(p.name for p in classes)
+        train = next((p for p in classes if p.name.lower() in ("train", "training")), classes[0])
+        val = next((p for p in classes if p.name.lower() in ("val", "valid", "validation")), None)
         raise FinetuneError(f"{root} holds {names}/, which look like splits, not classes: give the training folder "
-                            f"itself ({root / classes[0].name}) and the validation one with --val")
+                            f"itself ({root / train.name}) and the validation one with --val"
+                            + (f" ({root / val.name})" if val else ""))
     if len(classes) < 2:
         raise FinetuneError(f"{root} has {len(classes)} class folder(s) ({', '.join(p.name for p in classes) or 'none'}); "
                             "a classifier needs at least two, one sub-folder of pictures per class")
