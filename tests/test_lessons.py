@@ -185,3 +185,48 @@ def test_students_read_no_internal_words(lesson):
     text = "\n".join(c.source for c in notebook("lessons", lesson).cells)
     found = re.findall(r"(?i)\bseeds?\b(?! ?=)(?!_everything)|source pages?", text)
     assert found == [], f"{lesson}: {found}"
+
+
+def test_the_capstone_runs_on_your_own_folder_with_imagenet_weights(tmp_path, monkeypatch):
+    """Lesson 08 says: change DATA_DIR and WEIGHTS, nothing else. A folder of JPEGs with other class names and no test/
+    split, and a ResNet-18 file where torchvision keeps ImageNet weights; every cell up to the comparisons runs."""
+    import torch
+    from nbclient import NotebookClient
+    from PIL import Image
+    from torchvision import models
+
+    from finetune_course.data import write_image_folder
+
+    pngs = write_image_folder(tmp_path / "made", "colour", splits={"train": 3, "val": 2})
+    photos = tmp_path / "photos"
+    for png in pngs.glob("*/*/*.png"):  # as a student's photos: .jpg files, bigger than the network's input
+        target = photos / png.relative_to(pngs).with_suffix(".jpg")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        Image.open(png).convert("RGB").resize((300, 260)).save(target)
+    torch_home = tmp_path / "torch"
+    (torch_home / "hub" / "checkpoints").mkdir(parents=True)
+    torch.save(models.resnet18().state_dict(),
+               torch_home / "hub" / "checkpoints" / Path(models.ResNet18_Weights.IMAGENET1K_V1.url).name)
+    monkeypatch.setenv("TORCH_HOME", str(torch_home))
+    monkeypatch.setenv("TQDM_DISABLE", "1")
+
+    nb = notebook("solutions", "08_capstone")
+    cells = []
+    for cell in nb.cells:
+        if cell.cell_type == "markdown" and cell.source.startswith("## Two questions"):
+            break  # the comparisons use the course's own tasks
+        if cell.cell_type == "code" and not cell.metadata.get("nbgrader", {}).get("grade"):
+            cells.append(cell)
+    setup = cells[0]
+    assert re.search(r"^DATA_DIR = .*$", setup.source, re.M) and 'WEIGHTS = "course"' in setup.source
+    setup.source = re.sub(r"^DATA_DIR = .*$", f"DATA_DIR = {str(photos)!r}", setup.source, flags=re.M)
+    setup.source = setup.source.replace('WEIGHTS = "course"', 'WEIGHTS = "imagenet"')
+    nb.cells = cells
+    NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    out = "\n".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []) if o.output_type == "stream")
+    assert "class folders: ['blue', 'green', 'red', 'yellow']" in out
+    assert "imagenet weights: resize to 256, crop 224" in out
+    assert "12 training and 8 validation pictures" in out
+    assert "outputs ['blue', 'green', 'red', 'yellow']" in out
+    assert re.search(r"^val pictures: \d+ of 8 right", out, re.M), out
+    assert torch.load(tmp_path / "capstone_model.pt", weights_only=True)["size"] == 224
