@@ -22,8 +22,11 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 import grading_fixture as fx  # noqa: E402
 
+from finetune_course.cli import main  # noqa: E402
 from finetune_course.grading import batch, sandbox, simulate, workflow  # noqa: E402
 from finetune_course.grading.course import GradingError, load_course  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
 
 BIN = Path(sys.executable).parent
 LIMITS = sandbox.Limits(cell_seconds=10, notebook_seconds=45)
@@ -235,6 +238,25 @@ def test_grading_refuses_a_course_that_was_not_released(tmp_path, bwrap):
     (course.submitted / "good" / fx.LESSON).mkdir(parents=True)
     with pytest.raises(GradingError, match="grade release"):
         batch.autograde(course, progress=lambda line: None)
+
+
+def test_the_course_is_the_current_directorys_never_the_installed_packages(tmp_path, monkeypatch, capsys):
+    # A second course (a second clone) graded with this environment: found from where the command runs.
+    other = fx.make_course(tmp_path / "second")
+    monkeypatch.chdir(other.root)
+    assert load_course().root == other.root == tmp_path / "second"
+    monkeypatch.chdir(other.grader)  # from inside grader/ too
+    assert load_course().config_file == other.config_file
+    assert main(["grade", "release"]) == 0
+    assert (other.release / fx.LESSON / f"{fx.LESSON}.ipynb").is_file()
+    assert not (ROOT / "lessons" / fx.LESSON).exists()
+    monkeypatch.chdir(tmp_path)  # no course here: say so, and what to do
+    with pytest.raises(GradingError, match=r"no course in .*: run from the course's folder .* or pass --config"):
+        load_course()
+    capsys.readouterr()
+    assert main(["grade", "--config", str(other.config_file), "release"]) == 0
+    assert main(["grade", "--config", str(tmp_path / "nowhere.py"), "release"]) == 2
+    assert "no nbgrader config at" in capsys.readouterr().err
 
 
 def test_without_bubblewrap_the_error_says_how_to_go_on(monkeypatch):

@@ -70,8 +70,9 @@ def _parser() -> argparse.ArgumentParser:
 
     grade = sub.add_parser("grade", help="instructors: release, collect, autograde, feedback, export, bundle",
                            description="The instructor's workflow, each step a thin layer over nbgrader. The "
-                           "course is the one grader/nbgrader_config.py describes (or --config).")
-    grade.add_argument("--config", default=None, help="the course's nbgrader_config.py (default: grader/'s)")
+                           "course is the one the current directory's grader/nbgrader_config.py describes (or --config).")
+    grade.add_argument("--config", default=None,
+                       help="the course's nbgrader_config.py (default: grader/nbgrader_config.py of the current directory)")
     steps = grade.add_subparsers(dest="step", required=True)
     steps.add_parser("release", help="generate every lesson's student version and record it in the gradebook")
     collect = steps.add_parser("collect", help="import submissions from a folder or a zip")

@@ -6,8 +6,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[3]
-DEFAULT_CONFIG = REPO / "grader" / "nbgrader_config.py"
+CONFIG_NAME = "nbgrader_config.py"
 STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}$")
 
 
@@ -76,15 +75,30 @@ def _tools_on_path() -> None:
         os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
 
 
+def find_config(config_file: str | Path | None = None, cwd: str | Path | None = None) -> Path:
+    """The course's nbgrader config: ``config_file`` if given, else ``grader/nbgrader_config.py`` of the
+    current directory (or ``nbgrader_config.py`` when run from inside ``grader/``). Never where this package
+    is installed: a second clone graded with the first clone's environment must grade the second clone."""
+    if config_file is not None:
+        path = Path(config_file).expanduser().resolve()
+        if not path.is_file():
+            raise GradingError(f"no nbgrader config at {path}: pass the path of a course's {CONFIG_NAME}")
+        return path
+    here = Path(cwd or Path.cwd()).resolve()
+    for path in (here / "grader" / CONFIG_NAME, here / CONFIG_NAME):
+        if path.is_file():
+            return path
+    raise GradingError(f"no course in {here}: run from the course's folder (the one holding grader/{CONFIG_NAME}) "
+                       f"or pass --config PATH/TO/{CONFIG_NAME}")
+
+
 def load_course(config_file: str | Path | None = None) -> Course:
-    """The course described by an nbgrader config file (default: this repository's ``grader/``)."""
+    """The course described by an nbgrader config file (default: found from the current directory, see find_config)."""
     _tools_on_path()
     from nbgrader.coursedir import CourseDirectory
     from traitlets.config.loader import PyFileConfigLoader
 
-    path = Path(config_file or DEFAULT_CONFIG).resolve()
-    if not path.is_file():
-        raise GradingError(f"no nbgrader config at {path}: pass the path of a course's nbgrader_config.py")
+    path = find_config(config_file)
     config = PyFileConfigLoader(path.name, path=str(path.parent)).load_config()
     coursedir = CourseDirectory(config=config)
     root = Path(coursedir.root).resolve()
