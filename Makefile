@@ -56,6 +56,7 @@ bench: install
 	$(BIN)/python bench/lessons.py
 	$(BIN)/python bench/grading.py
 	$(BIN)/python bench/quiz_guessing.py
+	$(BIN)/python bench/backbones.py
 
 clean:
 	rm -rf $(VENV) demo_output .pytest_cache
