@@ -1,6 +1,9 @@
 """The training loop learns, evaluates without side effects, and cached features give the same model."""
 
 import copy
+import os
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -67,6 +70,26 @@ def test_train_one_epoch_sees_the_batches_a_plain_loop_sees():
                         torch.optim.SGD(model.parameters(), lr=0.0), progress=progress)
         plain = [inputs for inputs, _ in make_loader(separable(), batch_size=16, shuffle=True, seed=5)]
         assert len(seen) == len(plain) and all(torch.equal(a, b) for a, b in zip(seen, plain))
+
+
+def test_progress_bars_show_unless_turned_off_by_argument_or_tqdm_disable(capsys):
+    def run(progress):
+        model = nn.Linear(4, 2)
+        fit(model, make_loader(separable(), batch_size=16), make_loader(separable(), batch_size=16), num_epochs=1,
+            optimizer=torch.optim.SGD(model.parameters(), lr=0.1), device="cpu", progress=progress)
+        return capsys.readouterr().err
+
+    assert "epochs" in run(True) and run(False) == ""
+    # tqdm reads TQDM_DISABLE when it is imported: a fresh interpreter
+    code = ("import torch; from torch import nn; from finetune_course.train import fit; "
+            "from finetune_course.data import make_loader; from torch.utils.data import TensorDataset; "
+            "data = TensorDataset(torch.randn(32, 4), torch.randint(0, 2, (32,))); model = nn.Linear(4, 2); "
+            "fit(model, make_loader(data, batch_size=16), num_epochs=1, device='cpu', "
+            "optimizer=torch.optim.SGD(model.parameters(), lr=0.1))")
+    for value, shown in (("1", False), ("", True)):
+        err = subprocess.run([sys.executable, "-c", code], env={**os.environ, "TQDM_DISABLE": value},
+                             capture_output=True, text=True, check=True).stderr
+        assert ("epochs" in err) == shown, err
 
 
 def test_train_one_epoch_steps_a_batch_scheduler():

@@ -97,6 +97,11 @@ def _use_amp(device: torch.device, amp: bool | None) -> bool:
     return device.type == "cuda" if amp is None else amp and device.type == "cuda"
 
 
+def _off(progress: bool) -> dict:
+    """tqdm's ``disable`` only when progress is off: passing ``disable=False`` would override TQDM_DISABLE=1."""
+    return {} if progress else {"disable": True}
+
+
 def _batches(loader: DataLoader, desc: str, progress: bool):
     """Yields the loader's batches with a progress bar beside them.
 
@@ -104,7 +109,7 @@ def _batches(loader: DataLoader, desc: str, progress: bool):
     changed its shuffling (so a hand-written ``for inputs, labels in loader`` loop with the
     same seed would see other batches than this one).
     """
-    with tqdm(total=len(loader), desc=desc, leave=False, disable=not progress) as bar:
+    with tqdm(total=len(loader), desc=desc, leave=False, **_off(progress)) as bar:
         for batch in loader:
             yield batch
             bar.update()
@@ -201,7 +206,7 @@ def fit(model: nn.Module, train_loader: DataLoader, val_loader: DataLoader | Non
     criterion = criterion or nn.CrossEntropyLoss()
     history = History()
     start = time.perf_counter()
-    bar = tqdm(range(num_epochs), desc=desc, disable=not progress)
+    bar = tqdm(range(num_epochs), desc=desc, **_off(progress))
     for _ in bar:
         loss, acc = train_one_epoch(model, train_loader, criterion, optimizer, device=device,
                                     amp=amp, progress=progress)
