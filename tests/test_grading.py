@@ -259,6 +259,21 @@ def test_the_course_is_the_current_directorys_never_the_installed_packages(tmp_p
     assert "no nbgrader config at" in capsys.readouterr().err
 
 
+def test_every_limit_comes_from_limits(capsys):
+    from finetune_course.grading.execute import GuardedExecute
+
+    default = sandbox.Limits()
+    assert default.job_seconds(2) == 2 * default.notebook_seconds + default.job_margin_seconds
+    executor = GuardedExecute()
+    assert (executor.notebook_timeout, executor.timeout_factor, executor.min_cell_timeout, executor.output_limit) == \
+        (default.notebook_seconds, default.timeout_factor, default.min_cell_seconds, default.output_kib * 1024)
+    with pytest.raises(SystemExit):
+        main(["grade", "autograde", "--help"])
+    shown = " ".join(capsys.readouterr().out.split())
+    assert f"at most (default: {default.cell_seconds:g})" in shown
+    assert f"may run (default: {default.notebook_seconds:g})" in shown and f"MiB (default: {default.memory_mib:g})" in shown
+
+
 def test_without_bubblewrap_the_error_says_how_to_go_on(monkeypatch):
     monkeypatch.setattr(sandbox, "bwrap_path", lambda: None)
     with pytest.raises(sandbox.SandboxUnavailable, match=r"apt-get install bubblewrap.*--no-sandbox"):

@@ -12,6 +12,15 @@ import sys
 from finetune_course.weights import ARCHITECTURES, CHECKPOINT_DIR
 
 
+def _grader_limits():
+    """The grader's default Limits, or None where the grader is not installed (the student bundle)."""
+    try:
+        from finetune_course.grading.sandbox import Limits
+    except ImportError:
+        return None
+    return Limits()
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="finetune-course",
                                      description="Fine-tune pretrained ResNets, offline: the course's helper commands.")
@@ -70,9 +79,10 @@ def _parser() -> argparse.ArgumentParser:
 
     grade = sub.add_parser("grade", help="instructors: release, collect, autograde, feedback, export, bundle",
                            description="The instructor's workflow, each step a thin layer over nbgrader. The "
-                           "course is the one the current directory's grader/nbgrader_config.py describes (or --config).")
-    grade.add_argument("--config", default=None,
-                       help="the course's nbgrader_config.py (default: grader/nbgrader_config.py of the current directory)")
+                           "course is the one the current directory's grader/nbgrader_config.py describes "
+                           "(or --config).")
+    grade.add_argument("--config", default=None, help="the course's nbgrader_config.py "
+                       "(default: grader/nbgrader_config.py of the current directory)")
     steps = grade.add_subparsers(dest="step", required=True)
     steps.add_parser("release", help="generate every lesson's student version and record it in the gradebook")
     collect = steps.add_parser("collect", help="import submissions from a folder or a zip")
@@ -85,9 +95,11 @@ def _parser() -> argparse.ArgumentParser:
     auto.add_argument("--jobs", type=int, default=None, help="parallel jobs (default: one per core)")
     auto.add_argument("--no-sandbox", action="store_true",
                       help="run student code without bubblewrap (only on a machine you trust with it)")
-    auto.add_argument("--cell-timeout", type=float, default=120.0, help="seconds a cell may run at most")
-    auto.add_argument("--notebook-timeout", type=float, default=600.0, help="seconds a notebook may run")
-    auto.add_argument("--memory-mib", type=int, default=6144, help="memory (address space) per kernel")
+    limits = _grader_limits()  # the defaults: the grader's Limits, the one place that holds them
+    for option, kind, field, what in (("--cell-timeout", float, "cell_seconds", "seconds a cell may run at most"),
+                                      ("--notebook-timeout", float, "notebook_seconds", "seconds a notebook may run"),
+                                      ("--memory-mib", int, "memory_mib", "memory (address space) per kernel, MiB")):
+        auto.add_argument(option, type=kind, help=what + (f" (default: {getattr(limits, field):g})" if limits else ""))
     calibrate = steps.add_parser("calibrate", help="time the solutions' cells, for per-cell time limits")
     calibrate.add_argument("--no-sandbox", action="store_true")
     feedback = steps.add_parser("feedback", help="HTML feedback per student and lesson: points, what failed and why; "
@@ -122,8 +134,9 @@ def _grade(args) -> int:
                 if items:
                     print(f"{label}: {len(items)}\n  " + "\n  ".join(items))
         elif args.step == "autograde":
-            limits = sandbox.Limits(cell_seconds=args.cell_timeout, notebook_seconds=args.notebook_timeout,
-                                    memory_mib=args.memory_mib)
+            given = {"cell_seconds": args.cell_timeout, "notebook_seconds": args.notebook_timeout,
+                     "memory_mib": args.memory_mib}
+            limits = sandbox.Limits(**{name: value for name, value in given.items() if value is not None})
             reports = batch.autograde(course, students=args.student, lessons=args.lesson, jobs=args.jobs,
                                       use_sandbox=not args.no_sandbox, limits=limits)
             flagged = sum(r["status"] != "ok" for r in reports)

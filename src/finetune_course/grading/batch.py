@@ -378,7 +378,7 @@ def _dispatch(course, submissions, pool, template, limits, bwrap, cell_times, gu
     for submission in submissions:
         if submission.gradable:
             job = _prepare(course, submission, template, limits, bwrap, cell_times, guard_names[submission.lesson])
-            timeout = limits.notebook_seconds * len(submission.gradable) + 180
+            timeout = limits.job_seconds(len(submission.gradable))
             running[pool.submit(_run_job, job, timeout)] = submission
         elif merge:
             reports.append(_merge(course, submission, {"success": False}))

@@ -29,6 +29,7 @@ from nbgrader.preprocessors import Execute
 from traitlets import Dict, Float, Integer, Unicode
 
 from finetune_course.grading import guard
+from finetune_course.grading.sandbox import Limits
 
 
 def cell_key(cell) -> str:
@@ -43,13 +44,15 @@ def _error(ename: str, evalue: str) -> NotebookNode:
 
 
 class GuardedExecute(Execute):
-    notebook_timeout = Float(600.0, help="Seconds all cells of a notebook may take together.").tag(config=True)
+    notebook_timeout = Float(Limits.notebook_seconds, help="Seconds all cells of a notebook may take together.") \
+        .tag(config=True)
     cell_times = Dict(help="Seconds each cell of the solution took, by cell_key (from `grade calibrate`).") \
         .tag(config=True)
-    timeout_factor = Float(10.0, help="A calibrated cell may take this many times the solution's time.") \
+    timeout_factor = Float(Limits.timeout_factor,
+                           help="A calibrated cell may take this many times the solution's time.") \
         .tag(config=True)
-    min_cell_timeout = Float(10.0, help="No cell's limit is shorter than this.").tag(config=True)
-    output_limit = Integer(1024 * 1024, help="Characters of output kept per cell.").tag(config=True)
+    min_cell_timeout = Float(Limits.min_cell_seconds, help="No cell's limit is shorter than this.").tag(config=True)
+    output_limit = Integer(Limits.output_kib * 1024, help="Characters of output kept per cell.").tag(config=True)
     guard_names = Dict(help="Per notebook id: names test cells may use and what the lesson imported them as.") \
         .tag(config=True)
     report_file = Unicode("", help="Where to write the JSON record of events and cell times.").tag(config=True)

@@ -28,7 +28,12 @@ KERNEL_NAME = "finetune-course-sandbox"
 
 @dataclass(frozen=True)
 class Limits:
-    """What one notebook may use when graded. Wall-clock limits are enforced by the executor."""
+    """What one notebook may use when graded: every time and memory limit of the grader, in one place.
+
+    The CLI's defaults, the executor's (:class:`~finetune_course.grading.execute.GuardedExecute`) and the
+    batch's time limit per job all come from here. Wall-clock limits are enforced by the executor; the
+    kernel's memory, CPU time and file size by ``prlimit`` in the sandbox.
+    """
 
     memory_mib: int = 6144          # address space of the kernel (torch alone maps ~2 GiB)
     cpu_seconds: int = 900          # CPU time of the kernel, all threads together
@@ -37,6 +42,13 @@ class Limits:
     cell_seconds: float = 120.0     # longest any one cell may run; see execute.cell_limit
     notebook_seconds: float = 600.0  # the whole notebook, all cells
     output_kib: int = 1024          # output kept per cell; the rest is dropped with a note
+    timeout_factor: float = 10.0    # a calibrated cell may take this many times the solution's time
+    min_cell_seconds: float = 10.0  # ... but never less than this
+    job_margin_seconds: float = 180.0  # kernel start-up and nbgrader's own work, per grading job
+
+    def job_seconds(self, notebooks: int) -> float:
+        """How long one grading job (a student's lesson of ``notebooks`` notebooks) may run before it is killed."""
+        return self.notebook_seconds * notebooks + self.job_margin_seconds
 
 
 class SandboxUnavailable(RuntimeError):

@@ -59,6 +59,8 @@ def run(job_dir: Path) -> dict:
         "GuardedExecute.kernel_name": sandbox.KERNEL_NAME,
         "GuardedExecute.timeout": int(limits.cell_seconds),
         "GuardedExecute.notebook_timeout": limits.notebook_seconds,
+        "GuardedExecute.timeout_factor": limits.timeout_factor,
+        "GuardedExecute.min_cell_timeout": limits.min_cell_seconds,
         "GuardedExecute.output_limit": limits.output_kib * 1024,
         "GuardedExecute.cell_times": job.get("cell_times", {}),
         "GuardedExecute.guard_names": job.get("guard_names", {}),
