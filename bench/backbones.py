@@ -37,7 +37,7 @@ def head_only(arch: str) -> tuple[float, int, int, float]:
     replace_head(net, len(train.classes), verbose=False)
     history = fit_cached(net, make_loader(train, batch_size=20, shuffle=True, seed=0), make_loader(val, batch_size=100),
                          optimizer=torch.optim.Adam(param_groups(net, head_lr=1e-2, verbose=False)), num_epochs=8,
-                         cut="features" if arch == "mobilenet_v2" else "avgpool", device=device, progress=False)
+                         device=device, progress=False)
     seconds = time.perf_counter() - start
     count = count_trainable(net)
     return history.val_acc[-1], count.params, count.total_params, seconds

@@ -13,8 +13,8 @@ from torchvision.models import resnet18
 
 from finetune_course.data import make_loader, make_shapes
 from finetune_course.models import freeze_all, param_groups, replace_head, unfreeze
-from finetune_course.train import (History, evaluate, extract_features, fit, fit_cached, model_device, pick_device,
-                                   predict, seed_everything, split_model, train_one_epoch)
+from finetune_course.train import (History, default_cut, evaluate, extract_features, fit, fit_cached, model_device,
+                                   pick_device, predict, seed_everything, split_model, train_one_epoch)
 
 
 def separable(n=64, seed=0):
@@ -275,6 +275,15 @@ def test_split_model_pools_where_mobilenet_v2_pools_in_its_forward():
     body, tail = split_model(model, "features")
     inputs = torch.randn(2, 3, 64, 64)
     assert torch.allclose(tail(body(inputs)), model(inputs), atol=1e-6)
+
+
+def test_fit_cached_caches_up_to_the_child_before_the_head_unless_told():
+    from torchvision.models import mobilenet_v2, resnet50, vgg11
+
+    assert default_cut(resnet18(weights=None)) == default_cut(resnet50(weights=None)) == "avgpool"
+    assert default_cut(mobilenet_v2(weights=None)) == "features" and default_cut(vgg11(weights=None)) == "avgpool"
+    with pytest.raises(TypeError, match="has no head"):
+        default_cut(nn.Sequential(nn.Linear(4, 2)))
 
 
 def test_fit_calls_on_epoch_after_each_epoch_with_the_history_so_far():

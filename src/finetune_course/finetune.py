@@ -37,10 +37,8 @@ from finetune_course.models import freeze_all, get_head, load_model, param_group
 from finetune_course.train import History, fit, fit_cached, pick_device, predict, seed_everything
 from finetune_course.weights import ImageTransform, check_arch, get_weights
 
-PICTURES = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
 SPLIT_NAMES = {"train", "training", "val", "valid", "validation", "test", "testing"}
-# Where each architecture's head-only stage caches features, and which modules its stage 2 unfreezes.
-CUT = {"resnet18": "avgpool", "resnet50": "avgpool", "mobilenet_v2": "features"}
+# The modules each architecture's stage 2 unfreezes.
 LAST_BLOCK = {"resnet18": r"^layer4\.", "resnet50": r"^layer4\.", "mobilenet_v2": r"^features\.(16|17|18)\."}
 
 
@@ -60,6 +58,7 @@ def read_folder(root: str | Path, transform=None):
     """``root``'s pictures as an ``ImageFolder``, after the checks a person would make first."""
     from PIL import Image, UnidentifiedImageError
     from torchvision.datasets import ImageFolder
+    from torchvision.datasets.folder import IMG_EXTENSIONS  # the files ImageFolder reads
 
     root = Path(root).expanduser()
     if not root.is_dir():
@@ -82,8 +81,8 @@ def read_folder(root: str | Path, transform=None):
         if not files:
             raise FinetuneError(f"class folder {folder} is empty: put its pictures in, or remove the folder")
         for path in files:
-            if path.suffix.lower() not in PICTURES:
-                raise FinetuneError(f"{path} is not a picture (expected one of {', '.join(PICTURES)}): "
+            if path.suffix.lower() not in IMG_EXTENSIONS:
+                raise FinetuneError(f"{path} is not a picture (expected one of {', '.join(IMG_EXTENSIONS)}): "
                                     "move it out of the class folder")
             try:
                 with Image.open(path) as image:
@@ -186,7 +185,7 @@ def finetune(train_dir: str | Path, out: str | Path, *, val_dir: str | Path | No
 
     optimizer = torch.optim.Adam(param_groups(model, head_lr=1e-2, verbose=False))
     history = fit_cached(model, train_loader, val_loader, optimizer=optimizer, num_epochs=head_epochs,
-                         cut=CUT[arch], device=device, progress=progress, on_epoch=keep_best(1))
+                         device=device, progress=progress, on_epoch=keep_best(1))
     if block_epochs:
         unfreeze_last_block(model, arch)
         optimizer = torch.optim.Adam(param_groups(model, head_lr=1e-3, backbone_lr=1e-4, verbose=False))

@@ -30,7 +30,7 @@ from torch import nn
 from torch.utils.data import DataLoader, RandomSampler, TensorDataset
 from tqdm.auto import tqdm
 
-from finetune_course.models import frozen_batchnorm_eval
+from finetune_course.models import frozen_batchnorm_eval, head_name
 
 
 def pick_device(device: str | torch.device | None = None) -> torch.device:
@@ -282,8 +282,17 @@ def _like(loader: DataLoader, dataset: TensorDataset) -> DataLoader:
                       generator=generator, drop_last=loader.drop_last)
 
 
+def default_cut(model: nn.Module) -> str:
+    """The child just before the head's: what head-only training caches (``avgpool``, MobileNetV2's ``features``)."""
+    names = [name for name, _ in model.named_children()]
+    head = head_name(model).split(".")[0]
+    if names.index(head) == 0:
+        raise ValueError(f"nothing comes before the head {head!r} of {type(model).__name__}: give cut=")
+    return names[names.index(head) - 1]
+
+
 def fit_cached(model: nn.Module, train_loader: DataLoader, val_loader: DataLoader | None = None, *,
-               optimizer: torch.optim.Optimizer, num_epochs: int, cut: str = "avgpool",
+               optimizer: torch.optim.Optimizer, num_epochs: int, cut: str | None = None,
                criterion: nn.Module | None = None, scheduler=None, device: torch.device | str | None = None,
                progress: bool = True, on_epoch=None) -> History:
     """Like :func:`fit`, but the frozen part up to ``cut`` runs only once.
@@ -294,9 +303,11 @@ def fit_cached(model: nn.Module, train_loader: DataLoader, val_loader: DataLoade
     seed and same loaders give the same model as :func:`fit` (no augmentation can apply to
     cached features, so use it where the training data are not augmented).
 
-    ``history.seconds`` includes the time spent caching.
+    ``cut`` defaults to the child just before the head: ``"avgpool"`` in a ResNet (so only the
+    head trains), ``"features"`` in a MobileNetV2. ``history.seconds`` includes the time spent caching.
     """
     device = pick_device(device)
+    cut = cut or default_cut(model)
     body, tail = split_model(model, cut)
     body_children = {name for name, child in model.named_children() if any(child is m for m in body)}
     trainable = [name for name, p in model.named_parameters()
