@@ -17,7 +17,7 @@ from pathlib import Path
 
 from _common import report
 
-from finetune_course.grading import batch, simulate
+from course_grader import batch, simulate
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -38,11 +38,11 @@ with tempfile.TemporaryDirectory() as scratch:
         start = time.perf_counter()
         reports = batch.autograde(course, jobs=jobs, use_sandbox=not args.no_sandbox, progress=lambda line: None)
         seconds = time.perf_counter() - start
-        wrong = [(r["student"], r["lesson"], r["score"], r["max_score"]) for r in reports if r["score"] != r["max_score"]]
+        wrong = [(r.student, r.lesson, r.score, r.max_score) for r in reports if r.score != r.max_score]
         assert not wrong, f"a completed lesson lost points: {wrong}"
         per_lesson = {}
         for r in reports:
-            per_lesson.setdefault(r["lesson"], []).append(r["grading_seconds"])
+            per_lesson.setdefault(r.lesson, []).append(r.grading_seconds)
         runs[f"jobs_{jobs}"] = {
             "jobs": jobs, "students": args.students, "wall_seconds": round(seconds, 1),
             "seconds_per_student": round(seconds / args.students, 1),

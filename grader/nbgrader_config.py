@@ -32,3 +32,9 @@ c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 # Lessons train real (small) models: a worked example may take longer than nbgrader's
 # default of 30 s per cell on a slow laptop.
 c.ExecutePreprocessor.timeout = 120
+
+# The grader (src/course_grader) checks that student code leaves alone what the tests call:
+# numpy's and torch's functions, and these modules of the course's helper package.
+c.GuardedExecute.course_modules = ["finetune_course", "finetune_course.data", "finetune_course.models",
+                                   "finetune_course.train", "finetune_course.metrics", "finetune_course.weights",
+                                   "finetune_course.plots"]

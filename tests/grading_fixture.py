@@ -69,7 +69,7 @@ c.ExecutePreprocessor.timeout = 120
 
 
 def make_course(root: Path):
-    from finetune_course.grading.course import load_course
+    from course_grader.course import load_course
 
     (root / "source" / LESSON).mkdir(parents=True)
     nbformat.write(source_notebook(), root / "source" / LESSON / f"{LESSON}.ipynb")

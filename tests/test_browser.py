@@ -22,7 +22,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from finetune_course.grading.simulate import completed_copy
+from course_grader.simulate import completed_copy
 
 pytestmark = pytest.mark.browser
 

@@ -23,7 +23,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 import wrong_answers  # noqa: E402
 
-from finetune_course.grading import batch, simulate, workflow  # noqa: E402
+from course_grader import batch, simulate, workflow  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 CLASS = ("ada", "blank", "bo")
@@ -78,7 +78,7 @@ def test_a_class_of_three_gets_the_expected_csv(course_class, tmp_path):
     bo = next(r for r in rows if r["student_id"] == "bo" and r["lesson"] == course.lessons()[0])
     assert bo["failed_tests"].startswith("test_answer_q2 (AssertionError: question 2: ")
     assert all(r["failed_tests"] == "" for r in rows if r["student_id"] == "ada")
-    assert max(r["grading_seconds"] for r in reports) < 120
+    assert max(r.grading_seconds for r in reports) < 120
 
 
 def test_every_wrong_answer_loses_its_points_and_every_right_one_earns_them(course_class):
@@ -116,7 +116,7 @@ def _given_to_students(course) -> dict[str, str]:
 def test_feedback_shows_failed_checks_and_explanations_and_no_hidden_test(course_class):
     course, reports, planned = course_class
     files = workflow.feedback(course)
-    assert len(files) == len([r for r in reports if r["status"] != "rejected"])
+    assert len(files) == len([r for r in reports if r.status != "rejected"])
     pages = _given_to_students(course)
     hidden = {line for lesson, region, line in simulate.secret_lines(course, ("HIDDEN TESTS",))}
     assert len(hidden) > 100

@@ -14,6 +14,7 @@ import sqlite3
 import subprocess
 import sys
 import zipfile
+from dataclasses import asdict
 from pathlib import Path
 
 import nbformat
@@ -22,9 +23,10 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 import grading_fixture as fx  # noqa: E402
 
+from finetune_course.bundle import bundle  # noqa: E402
 from finetune_course.cli import main  # noqa: E402
-from finetune_course.grading import batch, sandbox, simulate, workflow  # noqa: E402
-from finetune_course.grading.course import GradingError, load_course  # noqa: E402
+from course_grader import batch, sandbox, simulate, workflow  # noqa: E402
+from course_grader.course import GradingError, load_course  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -71,16 +73,16 @@ def fixture_class(tmp_path_factory, bwrap):
         reports = batch.autograde(course, jobs=2, limits=LIMITS, progress=lambda line: None)
     finally:
         server.close()
-    return course, {r["student"]: r for r in reports}
+    return course, {r.student: r for r in reports}
 
 
 def test_every_submission_gets_exactly_the_points_it_earned(fixture_class):
     course, reports = fixture_class
     assert sorted(reports) == sorted(fx.EXPECTED)
     for student, expected in fx.EXPECTED.items():
-        got = {name: cell["score"] for name, cell in reports[student]["cells"].items()}
-        assert got == expected, f"{student}: {got} (reasons: {reports[student]['reasons']})"
-        assert reports[student]["score"] == sum(expected.values())
+        got = {name: cell["score"] for name, cell in reports[student].cells.items()}
+        assert got == expected, f"{student}: {got} (reasons: {reports[student].reasons})"
+        assert reports[student].score == sum(expected.values())
 
 
 def test_bad_submissions_say_why_and_good_ones_say_nothing(fixture_class):
@@ -88,14 +90,14 @@ def test_bad_submissions_say_why_and_good_ones_say_nothing(fixture_class):
     clean = {"good", "late", "blank", "wrong_answer", "escape"}
     for student, report in reports.items():
         if student in clean:
-            assert report["reasons"] == [], f"{student}: {report['reasons']}"
+            assert report.reasons == [], f"{student}: {report.reasons}"
         else:
-            assert report["reasons"], f"{student} lost points or broke a rule but no reason was recorded"
-    assert reports["infinite_loop"]["reasons"] == ["square: interrupted after 10 s"]
-    assert "kernel died" in reports["kernel_crash"]["reasons"][0]
-    assert reports["memory_blowup"]["reasons"][0].startswith("mean: MemoryError")
-    assert "your code replaced math.isclose, which the tests use" in reports["monkeypatch"]["reasons"][0]
-    assert "output beyond" not in json.dumps(reports["good"]) and "dropped" in reports["huge_output"]["reasons"][0]
+            assert report.reasons, f"{student} lost points or broke a rule but no reason was recorded"
+    assert reports["infinite_loop"].reasons == ["square: interrupted after 10 s"]
+    assert "kernel died" in reports["kernel_crash"].reasons[0]
+    assert reports["memory_blowup"].reasons[0].startswith("mean: MemoryError")
+    assert "your code replaced math.isclose, which the tests use" in reports["monkeypatch"].reasons[0]
+    assert "output beyond" not in json.dumps(asdict(reports["good"])) and "dropped" in reports["huge_output"].reasons[0]
     assert not (course.root / "escaped.txt").exists(), "student code wrote into the course folder"
     autograded = nbformat.read(course.autograded / "huge_output" / fx.LESSON / f"{fx.LESSON}.ipynb", as_version=4)
     assert len(nbformat.writes(autograded)) < 2_000_000, "huge output went into the autograded notebook"
@@ -138,7 +140,7 @@ def test_regrading_changes_nothing_and_touches_only_the_regraded_student(fixture
     released = nbformat.read(course.release / fx.LESSON / f"{fx.LESSON}.ipynb", as_version=4)
     (course.submitted / "kernel_crash" / fx.LESSON / f"{fx.LESSON}.ipynb").write_bytes(fx.submission("good", released))
     [report] = batch.autograde(course, students=["kernel_crash"], jobs=1, limits=LIMITS, progress=lambda line: None)
-    assert report["score"] == 5 and report["reasons"] == []
+    assert report.score == 5 and report.reasons == []
     assert gradebook_rows(course, exclude_student="kernel_crash") == others
     (course.submitted / "kernel_crash" / fx.LESSON / f"{fx.LESSON}.ipynb").write_bytes(
         fx.submission("kernel_crash", released))
@@ -155,7 +157,7 @@ def html_text(page: str) -> str:
 def test_feedback_shows_each_result_and_no_hidden_test(fixture_class):
     course, reports = fixture_class
     files = workflow.feedback(course)
-    graded = sorted(s for s, r in reports.items() if r["status"] != "rejected")
+    graded = sorted(s for s, r in reports.items() if r.status != "rejected")
     assert sorted(f.parts[-3] for f in files) == graded
     text = {f.parts[-3]: html_text(f.read_text()).lower() for f in files}
     assert "5.0 / 5.0" in text["good"] and text["good"].count("passed: ") == 3
@@ -190,7 +192,7 @@ def test_without_the_sandbox_the_escape_succeeds_so_the_sandbox_is_what_stops_it
             (folder / f"{fx.LESSON}.ipynb").write_bytes(
                 fx.submission(kind, released, root=str(tmp_path), port=server.getsockname()[1]))
         reports = batch.autograde(course, jobs=2, use_sandbox=False, limits=LIMITS, progress=lambda line: None)
-    assert [(r["student"], r["score"]) for r in reports] == [("escape", 4), ("good", 5)]
+    assert [(r.student, r.score) for r in reports] == [("escape", 4), ("good", 5)]
     assert (tmp_path / "escaped.txt").exists()
 
 
@@ -260,7 +262,7 @@ def test_the_course_is_the_current_directorys_never_the_installed_packages(tmp_p
 
 
 def test_every_limit_comes_from_limits(capsys):
-    from finetune_course.grading.execute import GuardedExecute
+    from course_grader.execute import GuardedExecute
 
     default = sandbox.Limits()
     assert default.job_seconds(2) == 2 * default.notebook_seconds + default.job_margin_seconds
@@ -331,13 +333,13 @@ def test_collect_from_canvas_and_moodle_zips(released_fixture, tmp_path):
 # -- what students get and run --------------------------------------------------------------
 def test_student_bundle_holds_no_solution_hidden_test_or_grader_file(tmp_path):
     course = load_course()
-    path = workflow.bundle(course, tmp_path / "bundle.zip")
+    path = bundle(course.root, tmp_path / "bundle.zip")
     with zipfile.ZipFile(path) as z:
         names = z.namelist()
         texts = {n: z.read(n).decode("utf-8", "replace") for n in names if not n.endswith((".pt", ".png"))}
     top = {n.split("/")[1] for n in names}
     assert top == {"README.md", "pyproject.toml", "environment.yml", "Makefile", "lessons", "src", "jupyter", "docs"}
-    assert not [n for n in names if "/solutions/" in n or "/grader/" in n or "/grading/" in n or "/tests/" in n]
+    assert not [n for n in names if "/solutions/" in n or "/grader/" in n or "/course_grader/" in n or "/tests/" in n]
     assert "finetune-course/src/finetune_course/checkpoints/resnet18_shapes_v1.pt" in names
     lessons = [n for n in names if n.endswith(".ipynb")]
     assert len(lessons) == len(course.lessons()) and all(n.startswith("finetune-course/lessons/") for n in lessons)

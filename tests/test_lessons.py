@@ -141,7 +141,7 @@ def test_nbgrader_validate_passes_a_solution_and_fails_its_untouched_lesson():
 
 def test_grader_cell_times_cover_every_code_cell_of_every_lesson():
     """grader/cell_times.json (per-cell time limits) must be refreshed when a lesson's code changes."""
-    from finetune_course.grading.execute import cell_key
+    from course_grader.execute import cell_key
 
     times = json.loads((ROOT / "grader" / "cell_times.json").read_text())
     for lesson in LESSONS:

@@ -12,13 +12,20 @@ import sys
 from finetune_course.weights import ARCHITECTURES, CHECKPOINT_DIR
 
 
-def _grader_limits():
-    """The grader's default Limits, or None where the grader is not installed (the student bundle)."""
-    try:
-        from finetune_course.grading.sandbox import Limits
-    except ImportError:
-        return None
-    return Limits()
+def _grade_steps() -> dict:
+    """The steps of ``grade`` that are this course's own (the student bundle); the grader must be installed."""
+    from course_grader.cli import Step
+
+    def add(parser):
+        parser.add_argument("--out", default=None, help="zip path (default: dist/finetune-course-student.zip)")
+
+    def run(course, args) -> int:
+        from finetune_course.bundle import bundle
+
+        print(bundle(course.root, args.out))
+        return 0
+
+    return {"bundle": Step("the zip students get (no solutions, hidden tests or grader files)", add, run)}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -78,85 +85,26 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--timeout", type=int, default=300, help="seconds any one cell may run (default: %(default)s)")
 
     grade = sub.add_parser("grade", help="instructors: release, collect, autograde, feedback, export, bundle",
-                           description="The instructor's workflow, each step a thin layer over nbgrader. The "
-                           "course is the one the current directory's grader/nbgrader_config.py describes "
-                           "(or --config).")
-    grade.add_argument("--config", default=None, help="the course's nbgrader_config.py "
-                       "(default: grader/nbgrader_config.py of the current directory)")
-    steps = grade.add_subparsers(dest="step", required=True)
-    steps.add_parser("release", help="generate every lesson's student version and record it in the gradebook")
-    collect = steps.add_parser("collect", help="import submissions from a folder or a zip")
-    collect.add_argument("source", help="folder or zip of STUDENT/LESSON/*.ipynb, or a platform's export")
-    collect.add_argument("--lms", choices=["canvas", "moodle"], help="the export's platform (flat file names)")
-    collect.add_argument("--lesson", help="the lesson a platform's export holds")
-    auto = steps.add_parser("autograde", help="grade submissions in parallel, sandboxed, into the gradebook")
-    auto.add_argument("--student", action="append", help="only this student (repeatable)")
-    auto.add_argument("--lesson", action="append", help="only this lesson (repeatable)")
-    auto.add_argument("--jobs", type=int, default=None, help="parallel jobs (default: one per core)")
-    auto.add_argument("--no-sandbox", action="store_true",
-                      help="run student code without bubblewrap (only on a machine you trust with it)")
-    limits = _grader_limits()  # the defaults: the grader's Limits, the one place that holds them
-    for option, kind, field, what in (("--cell-timeout", float, "cell_seconds", "seconds a cell may run at most"),
-                                      ("--notebook-timeout", float, "notebook_seconds", "seconds a notebook may run"),
-                                      ("--memory-mib", int, "memory_mib", "memory (address space) per kernel, MiB")):
-        auto.add_argument(option, type=kind, help=what + (f" (default: {getattr(limits, field):g})" if limits else ""))
-    calibrate = steps.add_parser("calibrate", help="time the solutions' cells, for per-cell time limits")
-    calibrate.add_argument("--no-sandbox", action="store_true")
-    feedback = steps.add_parser("feedback", help="HTML feedback per student and lesson: points, what failed and why; "
-                                "never a hidden test")
-    feedback.add_argument("--no-explanations", action="store_true",
-                          help="leave out the explanation of each quiz answer (for a quiz you reuse next term)")
-    export = steps.add_parser("export", help="grades as CSV: one row per student and lesson")
-    export.add_argument("--out", default=None, help="CSV path (default: grader/exports/grades.csv)")
-    bundle = steps.add_parser("bundle", help="the zip students get (no solutions, hidden tests or grader files)")
-    bundle.add_argument("--out", default=None, help="zip path (default: dist/finetune-course-student.zip)")
+                           description="The instructor's workflow, each step a thin layer over nbgrader (the "
+                           "course_grader package). The course is the one the current directory's "
+                           "grader/nbgrader_config.py describes (or --config).")
+    try:
+        from course_grader.cli import add_arguments
+    except ImportError:  # the student bundle: no grader
+        grade.add_argument("rest", nargs=argparse.REMAINDER)
+    else:
+        add_arguments(grade, _grade_steps())
     return parser
 
 
 def _grade(args) -> int:
     try:
-        from finetune_course.grading import batch, sandbox, workflow
-        from finetune_course.grading.course import GradingError, load_course
+        from course_grader.cli import run
     except ImportError as error:
         print(f"finetune-course grade: the grading tools are not part of the student bundle ({error})",
               file=sys.stderr)
         return 2
-    try:
-        course = load_course(args.config)
-        if args.step == "release":
-            lessons = workflow.release(course)
-            print(f"released {len(lessons)} lessons into {course.release}; gradebook: {course.db_url}")
-        elif args.step == "collect":
-            got = workflow.collect(course, args.source, lesson=args.lesson, lms=args.lms)
-            for label, items in (("imported", got.imported), ("replaced (previous kept in "
-                                 "grader/submitted_previous/)", got.replaced), ("unchanged", got.unchanged),
-                                 ("skipped", got.skipped)):
-                if items:
-                    print(f"{label}: {len(items)}\n  " + "\n  ".join(items))
-        elif args.step == "autograde":
-            given = {"cell_seconds": args.cell_timeout, "notebook_seconds": args.notebook_timeout,
-                     "memory_mib": args.memory_mib}
-            limits = sandbox.Limits(**{name: value for name, value in given.items() if value is not None})
-            reports = batch.autograde(course, students=args.student, lessons=args.lesson, jobs=args.jobs,
-                                      use_sandbox=not args.no_sandbox, limits=limits)
-            flagged = sum(r["status"] != "ok" for r in reports)
-            print(f"graded {len(reports)} submissions; {flagged} with reasons to read in {course.reports}")
-        elif args.step == "calibrate":
-            times = batch.calibrate(course, use_sandbox=not args.no_sandbox)
-            print(f"timed {sum(map(len, times.values()))} cells of {len(times)} lessons: "
-                  f"{course.grader / batch.CELL_TIMES}")
-        elif args.step == "feedback":
-            files = workflow.feedback(course, show_explanations=not args.no_explanations)
-            print(f"{len(files)} feedback files under {course.feedback}; one zip per student in "
-                  f"{course.grader / 'exports' / 'feedback'}")
-        elif args.step == "export":
-            print(workflow.export_csv(course, args.out))
-        elif args.step == "bundle":
-            print(workflow.bundle(course, args.out))
-    except (GradingError, sandbox.SandboxUnavailable) as error:
-        print(f"finetune-course grade {args.step}: {error}", file=sys.stderr)
-        return 2
-    return 0
+    return run(args, _grade_steps(), prog="finetune-course grade")
 
 
 def main(argv: list[str] | None = None) -> int:

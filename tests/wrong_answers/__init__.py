@@ -20,9 +20,9 @@ import importlib
 import re
 from dataclasses import dataclass
 
-from finetune_course.grading import simulate
-from finetune_course.grading.course import Course
-from finetune_course.grading.simulate import Variant
+from course_grader import simulate
+from course_grader.course import Course
+from course_grader.simulate import Variant
 
 TABLES = {
     "01_why_finetune": "l01_why_finetune", "02_freezing": "l02_freezing",
@@ -74,14 +74,14 @@ def submit_all(course: Course, lessons: list[str]) -> list[Submission]:
     return planned
 
 
-def verdicts(planned: list[Submission], reports: list[dict]) -> list[dict]:
+def verdicts(planned: list[Submission], reports: list) -> list[dict]:
     """One row per variant (caught or passed as it should, or not) and per test that lost points it should not."""
-    by_key = {(r["student"], r["lesson"]): r for r in reports}
+    by_key = {(r.student, r.lesson): r for r in reports}
     rows = []
     for submission in planned:
         report = by_key[submission.student, submission.lesson]
-        scores = {name: cell["score"] for name, cell in report["cells"].items()}
-        errors = {name: cell.get("error", "") for name, cell in report["cells"].items()}
+        scores = {name: cell["score"] for name, cell in report.cells.items()}
+        errors = {name: cell.get("error", "") for name, cell in report.cells.items()}
         varied = {}
         for exercise, variant in submission.chosen.items():
             test = simulate.tested_by(exercise)

@@ -12,7 +12,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import wrong_answers  # noqa: E402
 
-from finetune_course.grading import batch, simulate  # noqa: E402
+from course_grader import batch, simulate  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -1,6 +1,6 @@
 """Lesson 01: loading pretrained weights."""
 
-from finetune_course.grading.simulate import right, wrong
+from course_grader.simulate import right, wrong
 
 LESSON = "01_why_finetune"
 VARIANTS = [

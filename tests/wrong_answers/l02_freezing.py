@@ -1,6 +1,6 @@
 """Lesson 02: freezing."""
 
-from finetune_course.grading.simulate import right, wrong
+from course_grader.simulate import right, wrong
 
 LESSON = "02_freezing"
 VARIANTS = [

@@ -1,6 +1,6 @@
 """Lesson 03: replacing the head."""
 
-from finetune_course.grading.simulate import right, wrong
+from course_grader.simulate import right, wrong
 
 LESSON = "03_replacing_the_head"
 VARIANTS = [

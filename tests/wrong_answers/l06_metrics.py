@@ -1,6 +1,6 @@
 """Lesson 06: metrics."""
 
-from finetune_course.grading.simulate import right, wrong
+from course_grader.simulate import right, wrong
 
 LESSON = "06_metrics"
 VARIANTS = [

@@ -10,7 +10,7 @@ and adds what a batch of student notebooks needs:
   run: the cells before it keep their results, the rest are marked "not run";
 - output kept per cell is capped, so a print loop cannot fill the grader's memory or the
   feedback file;
-- the tampering checks of :mod:`finetune_course.grading.guard` around every test cell.
+- the tampering checks of :mod:`course_grader.guard` around every test cell.
 
 Every event (with the cell it happened in) goes to a JSON file, ``report_file``, that the
 batch turns into the reasons an instructor reads.
@@ -26,10 +26,10 @@ from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat.notebooknode import NotebookNode
 from nbgrader import utils
 from nbgrader.preprocessors import Execute
-from traitlets import Dict, Float, Integer, Unicode
+from traitlets import Dict, Float, Integer, List, Unicode
 
-from finetune_course.grading import guard
-from finetune_course.grading.sandbox import Limits
+from course_grader import guard
+from course_grader.sandbox import Limits
 
 
 def cell_key(cell) -> str:
@@ -55,6 +55,8 @@ class GuardedExecute(Execute):
     output_limit = Integer(Limits.output_kib * 1024, help="Characters of output kept per cell.").tag(config=True)
     guard_names = Dict(help="Per notebook id: names test cells may use and what the lesson imported them as.") \
         .tag(config=True)
+    course_modules = List(Unicode(), help="The course's own modules whose functions tests call (watched for "
+                          "tampering, as numpy and torch are).").tag(config=True)
     report_file = Unicode("", help="Where to write the JSON record of events and cell times.").tag(config=True)
 
     # -- time limits -------------------------------------------------------------------------
@@ -150,7 +152,7 @@ class GuardedExecute(Execute):
 
     # -- tampering ---------------------------------------------------------------------------
     def _fingerprint(self, names: dict, import_modules: bool) -> dict | None:
-        expression = guard.fingerprint_expression(names, import_modules)
+        expression = guard.fingerprint_expression(names, import_modules, self.course_modules)
         msg_id = self.kc.execute("", silent=True, store_history=False, user_expressions={"f": expression})
         reply = self.wait_for_reply(msg_id)
         if reply is None:

@@ -1,11 +1,12 @@
 """One grading job: stock ``nbgrader autograde`` of one student's lesson, in a private course folder.
 
-Run by the batch as ``python -m finetune_course.grading.worker JOB_FOLDER``. The job folder
-holds ``job.json`` (what to grade and how), ``submitted/<student>/<lesson>/`` (the checked
-submission), ``gradebook.db`` (a private copy of the course gradebook) and, afterwards,
-``autograded/`` and ``result.json``. Working on a private gradebook is what lets jobs run in
-parallel: nbgrader's SQLite gradebook is written by one process only, the batch, when it merges
-``result.json`` (see :mod:`finetune_course.grading.batch`).
+Run by :func:`course_grader.runner.run_job` as ``python -m course_grader.worker JOB_FOLDER``. The
+job folder holds ``job.json`` (what to grade and how), ``grader/nbgrader_config.py`` (the
+course's config), ``gradebook.db`` (a private copy of the course gradebook), ``source/<lesson>/``
+(the lesson's other files), ``submitted/<student>/<lesson>/`` (the checked submission) and,
+afterwards, ``autograded/`` and ``result.json``. Working on a private gradebook is what lets
+jobs run in parallel: nbgrader's SQLite gradebook is written by one process only, the batch,
+when it merges the results (see :mod:`course_grader.merge`).
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ import sys
 import traceback
 from pathlib import Path
 
-from finetune_course.grading import sandbox
-from finetune_course.grading.course import load_course
+from course_grader import sandbox
+from course_grader.course import load_config
 
 
 def autograde_preprocessors():
@@ -25,7 +26,7 @@ def autograde_preprocessors():
     from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, IgnorePattern, LimitOutput,
                                         SaveAutoGrades)
 
-    from finetune_course.grading.execute import GuardedExecute
+    from course_grader.execute import GuardedExecute
 
     return [GuardedExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades,
             AssignLatePenalties, CheckCellMetadata]
@@ -33,20 +34,19 @@ def autograde_preprocessors():
 
 def run(job_dir: Path) -> dict:
     job = json.loads((job_dir / "job.json").read_text())
-    course = load_course(job["config_file"])
     student, lesson = job["student"], job["lesson"]
     limits = sandbox.Limits(**job["limits"])
     writable = job_dir / "autograded" / student / lesson
     writable.mkdir(parents=True, exist_ok=True)
-    hidden = sorted({course.source, course.grader, course.submitted, course.autograded, course.feedback,
-                     course.root / "solutions"} - {course.root})
+    # The job folder holds the gradebook (with the hidden tests): hidden too, but for the kernel's own folders.
+    hidden = sorted({Path(p) for p in job["hidden"]} | {job_dir})
     data_dir = sandbox.write_kernel_spec(job_dir, writable, hidden, limits, job["bwrap"])
     os.environ.update(sandbox.grading_environ(data_dir))
     os.environ.pop("MPLBACKEND", None)
     report_file = job_dir / "execute.jsonl"
     overrides = {
         "CourseDirectory.root": str(job_dir),
-        "CourseDirectory.source_directory": str(course.source),
+        "CourseDirectory.source_directory": "source",
         "CourseDirectory.submitted_directory": "submitted",
         "CourseDirectory.autograded_directory": "autograded",
         "CourseDirectory.feedback_directory": "feedback",
@@ -68,7 +68,7 @@ def run(job_dir: Path) -> dict:
         "GuardedExecute.extra_arguments": ["--HistoryManager.hist_file=:memory:"],
         **sandbox.kernel_manager_config(job_dir),
     }
-    config = course.nbgrader_config(**overrides)
+    config = load_config(job_dir / "grader" / "nbgrader_config.py", **overrides)
     from nbgrader.converters import Autograde
     from nbgrader.coursedir import CourseDirectory
     from nbgrader.utils import capture_log
@@ -102,8 +102,26 @@ def _read_gradebook(job_dir: Path, lesson: str, student: str) -> dict:
         return {"notebooks": notebooks}
 
 
+def _die_with_parent() -> None:
+    """Kill this job's process group when the process that started it is gone (a Dask worker killed,
+    or closed with its cluster): a job nobody waits for must not run on."""
+    import signal
+    import threading
+    import time
+
+    parent = os.getppid()
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os.killpg(os.getpgid(0), signal.SIGKILL)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
 def main(argv: list[str] | None = None) -> int:
     job_dir = Path((argv or sys.argv[1:])[0]).resolve()
+    _die_with_parent()
     try:
         result = run(job_dir)
     except Exception:

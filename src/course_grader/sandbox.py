@@ -23,14 +23,14 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-KERNEL_NAME = "finetune-course-sandbox"
+KERNEL_NAME = "course-grader-sandbox"
 
 
 @dataclass(frozen=True)
 class Limits:
     """What one notebook may use when graded: every time and memory limit of the grader, in one place.
 
-    The CLI's defaults, the executor's (:class:`~finetune_course.grading.execute.GuardedExecute`) and the
+    The CLI's defaults, the executor's (:class:`~course_grader.execute.GuardedExecute`) and the
     batch's time limit per job all come from here. Wall-clock limits are enforced by the executor; the
     kernel's memory, CPU time and file size by ``prlimit`` in the sandbox.
     """
@@ -66,14 +66,14 @@ def check_sandbox() -> str:
         raise SandboxUnavailable(
             "bubblewrap (bwrap) is not installed, so student code cannot be sandboxed. Install it "
             "(Debian/Ubuntu: apt-get install bubblewrap) or, on a machine you trust with these "
-            "submissions, grade without the sandbox: finetune-course grade autograde --no-sandbox")
+            "submissions, grade without the sandbox: autograde --no-sandbox")
     probe = subprocess.run([path, "--ro-bind", "/", "/", "--unshare-net", "--dev", "/dev", "--proc", "/proc",
                             "--", sys.executable, "-c", "pass"], capture_output=True, text=True)
     if probe.returncode != 0:
         raise SandboxUnavailable(
             f"bubblewrap is installed but cannot create a sandbox here ({probe.stderr.strip()[:300]}). "
             "Unprivileged user namespaces may be disabled (sysctl kernel.unprivileged_userns_clone=1), "
-            "or grade as root; or grade without the sandbox: finetune-course grade autograde --no-sandbox")
+            "or grade as root; or grade without the sandbox: autograde --no-sandbox")
     return path
 
 
@@ -101,14 +101,25 @@ def kernel_argv(job: Path, writable: Path, hidden: list[Path], limits: Limits, b
 
 def _python_under_tmp() -> list[Path]:
     """What the kernel's Python needs that lies under /tmp (hidden by the sandbox's own /tmp)."""
-    import finetune_course
-
     paths = {Path(sys.prefix), Path(sys.base_prefix), Path(sys.executable).resolve().parent,
-             Path(finetune_course.__file__).resolve().parent}
+             Path(__file__).resolve().parent, *_editable_packages()}
     paths |= {Path(p).resolve() for p in sys.path if p and Path(p).is_dir() and Path(p).resolve() != Path.cwd()}
     tmp = Path("/tmp")
     under = sorted(p for p in paths if p != tmp and p.is_relative_to(tmp))
     return [p for p in under if not any(p != q and p.is_relative_to(q) for q in under)]
+
+
+def _editable_packages() -> set[Path]:
+    """Folders of packages installed with ``pip install -e`` (a course's helper package in its clone):
+    setuptools' editable finders map them by name, outside sys.path."""
+    import importlib
+
+    paths = set()
+    for name in list(sys.modules):
+        if name.startswith("__editable___") and name.endswith("_finder"):
+            mapping = getattr(importlib.import_module(name), "MAPPING", {})
+            paths |= {Path(p).resolve() for p in mapping.values() if Path(p).exists()}
+    return paths
 
 
 def kernel_env(job: Path, limits: Limits) -> dict[str, str]:

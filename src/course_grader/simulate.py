@@ -21,7 +21,7 @@ from pathlib import Path
 
 import nbformat
 
-from finetune_course.grading.course import Course
+from course_grader.course import Course
 
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 
@@ -145,9 +145,9 @@ def secret_lines(course: Course, regions: tuple[str, ...] = ("HIDDEN TESTS", "SO
 def scratch_course(repo: Path, root: Path) -> Course:
     """A copy of the course in ``repo`` (source notebooks, nbgrader config, per-cell time limits) in
     ``root``, released there: a course to grade simulated students in without touching ``repo``."""
-    from finetune_course.grading.batch import CELL_TIMES
-    from finetune_course.grading.course import load_course
-    from finetune_course.grading.workflow import release
+    from course_grader.jobs import CELL_TIMES
+    from course_grader.course import load_course
+    from course_grader.workflow import release
 
     shutil.copytree(repo / "solutions", root / "solutions")
     (root / "grader").mkdir()

@@ -5,8 +5,9 @@ Student code and the tests run in one Python process, so a submission can, say, 
 the kernel from outside, with code it sends afresh each time (nothing the student can rebind):
 
 - a baseline, taken when the kernel starts and before any cell runs, of every function and
-  class in the modules tests use (builtins, math, numpy, torch, torchvision.models, the course
-  package): each must still be the same object when a test cell starts and when it ends;
+  class in the modules tests use (builtins, math, numpy, torch, torchvision.models, and the
+  course's own packages, ``GuardedExecute.course_modules``): each must still be the same object
+  when a test cell starts and when it ends;
 - no trace or profile function and no IPython input/AST transformer or event callback defined
   by the notebook (these can rewrite or skip a test cell's asserts);
 - names a test cell uses that the lesson imports (``load_model``, ``torch``, ...) must still be
@@ -23,10 +24,9 @@ from __future__ import annotations
 import ast
 import json
 
+# Watched in every course; a course adds its own packages with GuardedExecute.course_modules.
 WATCHED_MODULES = ["builtins", "math", "operator", "functools", "numpy", "numpy.testing", "torch", "torch.nn",
-                   "torch.nn.functional", "torch.testing", "torch.optim", "torchvision", "torchvision.models",
-                   "finetune_course", "finetune_course.data", "finetune_course.models", "finetune_course.train",
-                   "finetune_course.metrics", "finetune_course.weights", "finetune_course.plots"]
+                   "torch.nn.functional", "torch.testing", "torch.optim", "torchvision", "torchvision.models"]
 
 # Sent as a user_expression: builds the fingerprint in a fresh namespace and returns it as JSON.
 _FINGERPRINT = r'''
@@ -70,9 +70,9 @@ RESULT = _json.dumps(_out)
 '''
 
 
-def fingerprint_expression(names: dict[str, str], import_modules: bool) -> str:
+def fingerprint_expression(names: dict[str, str], import_modules: bool, course_modules: list[str] = ()) -> str:
     """A Python expression that evaluates, in the kernel, to the fingerprint as a JSON string."""
-    code = _FINGERPRINT.replace("WATCHED", repr(WATCHED_MODULES)).replace("IMPORT", repr(import_modules)) \
+    code = _FINGERPRINT.replace("WATCHED", repr(WATCHED_MODULES + list(course_modules))).replace("IMPORT", repr(import_modules)) \
         .replace("NAMES", repr(names))
     return f"(lambda g: (exec({code!r}, g), g['RESULT'])[1])({{'get_ipython': get_ipython}})"
 

@@ -6,8 +6,7 @@
   learning platform's zip, into ``grader/submitted/`` (a replaced submission is kept aside);
 - :func:`feedback`: ``nbgrader generate_feedback`` (HTML per student and lesson, rewritten so that it
   shows results and explanations but no hidden test, see :mod:`.feedback`);
-- :func:`export_csv`: one row per student and lesson: score, lateness, status and reasons;
-- :func:`bundle`: the zip students get: lessons, helper package and set-up files only.
+- :func:`export_csv`: one row per student and lesson: score, lateness, status and reasons.
 """
 
 from __future__ import annotations
@@ -22,7 +21,7 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from finetune_course.grading.course import Course, GradingError, check_student_id
+from course_grader.course import Course, GradingError, check_student_id
 
 DUE_DATES = "due_dates.json"
 
@@ -203,7 +202,7 @@ def feedback(course: Course, lessons: list[str] | None = None, show_explanations
     from nbgrader.converters import GenerateFeedback
     from nbgrader.preprocessors import GetGrades
 
-    from finetune_course.grading.feedback import StudentFeedback, course_explanations
+    from course_grader.feedback import StudentFeedback, course_explanations
 
     for lesson in lessons or course.lessons():
         if any(course.autograded.glob(f"*/{lesson}")):
@@ -275,31 +274,3 @@ def export_csv(course: Course, out: str | Path | None = None) -> Path:
         writer.writerow({**row, "score": f"{row['score']:g}", "max_score": f"{row['max_score']:g}"})
     path.write_text(buffer.getvalue())
     return path
-
-
-# -- the student bundle ---------------------------------------------------------------------
-BUNDLE_FILES = ["README.md", "pyproject.toml", "environment.yml", "Makefile", "lessons", "src", "jupyter", "docs"]
-BUNDLE_EXCLUDE = re.compile(r"(^|/)(__pycache__|\.ipynb_checkpoints|[^/]*\.egg-info|capstone_pictures)(/|$)|\.pyc$"
-                            r"|(^|/)capstone_model\.pt$"
-                            r"|^src/finetune_course/grading(/|$)")
-
-
-def bundle(course: Course, out: str | Path | None = None) -> Path:
-    """The zip students get. No solutions, hidden tests, grader or gradebook files go in it."""
-    root = course.root
-    path = Path(out) if out else root / "dist" / "finetune-course-student.zip"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    members = []
-    for name in BUNDLE_FILES:
-        item = root / name
-        if item.is_file():
-            members.append(item)
-        elif item.is_dir():
-            members += sorted(p for p in item.rglob("*") if p.is_file())
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
-        for member in members:
-            rel = member.relative_to(root).as_posix()
-            if not BUNDLE_EXCLUDE.search(rel):
-                archive.write(member, f"finetune-course/{rel}")
-    return path
-

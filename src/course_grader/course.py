@@ -55,14 +55,18 @@ class Course:
 
     def nbgrader_config(self, **overrides):
         """The traitlets Config nbgrader would load from config_file, with absolute course paths."""
-        from traitlets.config.loader import PyFileConfigLoader
+        return load_config(self.config_file, **{"CourseDirectory.root": str(self.root), **overrides})
 
-        config = PyFileConfigLoader(self.config_file.name, path=str(self.config_file.parent)).load_config()
-        config.CourseDirectory.root = str(self.root)
-        for key, value in overrides.items():
-            section, name = key.rsplit(".", 1)
-            config[section][name] = value
-        return config
+
+def load_config(config_file: Path, **overrides):
+    """An nbgrader config file as a traitlets Config, with ``{"Section.name": value}`` overrides."""
+    from traitlets.config.loader import PyFileConfigLoader
+
+    config = PyFileConfigLoader(config_file.name, path=str(config_file.parent)).load_config()
+    for key, value in overrides.items():
+        section, name = key.rsplit(".", 1)
+        config[section][name] = value
+    return config
 
 
 def _tools_on_path() -> None:

@@ -1,0 +1,112 @@
+"""Where grading jobs run: Dask distributed, on this machine or on a cluster.
+
+By default :func:`connect` starts a ``LocalCluster`` of worker processes on this machine (one
+job each); with a scheduler address (``--scheduler tcp://HOST:PORT``) jobs go to an existing
+cluster whose workers have the course's environment (Slurm with dask-jobqueue, Kubernetes with
+the Dask Helm chart: see the README). Jobs are data (:mod:`.jobs`), so workers need no shared
+file system.
+
+Faults: a worker that dies mid-job (killed, out of memory) gets its job rerun on another worker;
+a job whose worker died twice (``distributed.scheduler.allowed-failures = 1``, set here for the
+local cluster; set it on your scheduler too) or that raised twice is recorded as failed, with
+the reason. A scheduler that can't be reached is an error within ``CONNECT_SECONDS``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from course_grader.course import GradingError
+from course_grader.jobs import CourseData, Job, JobResult
+from course_grader.runner import kill_running, run_job
+
+CONNECT_SECONDS = 10
+WORKERS_SECONDS = 60  # how long a scheduler may have no worker before the batch gives up
+ALLOWED_FAILURES = 1  # a job is rerun once after its worker dies; the second death fails it
+
+
+def local_cores() -> int:
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+
+
+@contextmanager
+def connect(scheduler: str | None = None, workers: int | None = None) -> Iterator:
+    """A Dask client: to ``scheduler``, or to a local cluster of ``workers`` processes (default: one per core)."""
+    import dask
+    from distributed import Client, LocalCluster
+
+    cluster = None
+    if scheduler:
+        try:
+            client = Client(scheduler, timeout=f"{CONNECT_SECONDS}s")
+        except (OSError, TimeoutError) as error:
+            raise GradingError(f"cannot reach the Dask scheduler at {scheduler} within {CONNECT_SECONDS} s "
+                               f"({error}). Start it (`dask scheduler`) and its workers, check the address, or "
+                               "leave out --scheduler to grade on this machine") from None
+    else:
+        with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES}):
+            cluster = LocalCluster(n_workers=workers or local_cores(), threads_per_worker=1, processes=True,
+                                   memory_limit=0, dashboard_address=None, host="127.0.0.1",
+                                   silence_logs=logging.ERROR)
+        client = Client(cluster)
+    try:
+        if scheduler:
+            _wait_for_workers(client, scheduler)
+        yield client
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def _wait_for_workers(client, scheduler: str) -> None:
+    try:
+        client.wait_for_workers(1, timeout=WORKERS_SECONDS)
+    except TimeoutError:
+        raise GradingError(f"the Dask scheduler at {scheduler} has had no worker for {WORKERS_SECONDS} s: start "
+                           f"workers with the course's environment (`dask worker {scheduler}`)") from None
+
+
+def slots(client) -> int:
+    """How many jobs the cluster runs at once."""
+    return max(1, sum(w["nthreads"] for w in client.scheduler_info()["workers"].values()))
+
+
+def run(client, course: CourseData, jobs: list[Job]) -> Iterator[tuple[Job, JobResult]]:
+    """Run every job on the cluster; yield each with its result as it finishes. Stopping the iteration
+    (Ctrl-C) cancels the jobs not finished and stops the running ones on every worker."""
+    from distributed import as_completed
+    from distributed.scheduler import KilledWorker
+
+    if not jobs:
+        return
+    shared = client.scatter(course, broadcast=True, hash=False)
+    batch = uuid.uuid4().hex[:8]
+    futures = {client.submit(run_job, shared, job, key=f"grade-{job.key}-{batch}", pure=False, retries=1): job
+               for job in jobs}
+    try:
+        for future in as_completed(futures):
+            job = futures[future]
+            try:
+                result = future.result()
+            except KilledWorker:
+                result = JobResult(job.student, job.lesson, False,
+                                   error=f"the worker grading it died twice (killed, or out of memory); "
+                                   f"gave up after {ALLOWED_FAILURES + 1} tries")
+            except Exception as error:
+                result = JobResult(job.student, job.lesson, False,
+                                   error=f"the grading job failed twice on a worker: {type(error).__name__}: {error}")
+            future.release()
+            yield job, result
+    finally:
+        unfinished = [f for f in futures if not f.done()]
+        if unfinished:
+            client.cancel(unfinished)
+            try:
+                client.run(kill_running)
+            except Exception:  # a worker gone already has nothing left to stop
+                pass

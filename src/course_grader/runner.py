@@ -1,0 +1,124 @@
+"""Running one grading job on a worker (any machine with the course's environment).
+
+:func:`run_job` writes the job into a private course folder, runs :mod:`.worker` (stock
+``nbgrader autograde``) in a process group of its own, killed whole past the job's time limit,
+and returns a :class:`~course_grader.jobs.JobResult` with the grades and the autograded files.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+from course_grader import sandbox
+from course_grader.jobs import CourseData, Job, JobResult
+
+RUNNING: set[subprocess.Popen] = set()  # this process's grading processes, so that Ctrl-C can stop them all
+
+
+def run_job(course: CourseData, job: Job) -> JobResult:
+    """Grade one job on this machine; the result carries everything back as data."""
+    start = time.monotonic()
+    worker = socket.gethostname()
+    if job.folder:
+        folder = Path(job.folder)
+        if folder.exists():
+            shutil.rmtree(folder)
+        folder.mkdir(parents=True)
+    else:
+        folder = Path(tempfile.mkdtemp(prefix=f"grading-{job.student}-{job.lesson}-"))
+    try:
+        _write(course, job, folder)
+        result = _run_worker(job, folder)
+        result.autograded = _read_autograded(folder / "autograded" / job.student / job.lesson, course.ignore)
+    finally:
+        if not job.folder:
+            shutil.rmtree(folder, ignore_errors=True)
+    result.seconds, result.worker = time.monotonic() - start, worker
+    return result
+
+
+def _write(course: CourseData, job: Job, folder: Path) -> None:
+    (folder / "grader").mkdir()
+    (folder / "grader" / "nbgrader_config.py").write_text(course.config)
+    (folder / "gradebook.db").write_bytes(course.gradebook)
+    for rel, data in course.sources.get(job.lesson, {}).items():
+        (folder / "source" / job.lesson / rel).parent.mkdir(parents=True, exist_ok=True)
+        (folder / "source" / job.lesson / rel).write_bytes(data)
+    (folder / "source" / job.lesson).mkdir(parents=True, exist_ok=True)
+    submitted = folder / "submitted" / job.student / job.lesson
+    submitted.mkdir(parents=True)
+    for name, data in job.files.items():
+        (submitted / name).write_bytes(data)
+    threads = job.limits.threads or _threads_here()
+    bwrap = sandbox.check_sandbox() if job.use_sandbox else None
+    (folder / "job.json").write_text(json.dumps({
+        "student": job.student, "lesson": job.lesson, "limits": {**asdict(job.limits), "threads": threads},
+        "bwrap": bwrap, "cell_times": job.cell_times, "guard_names": job.guard_names, "hidden": list(job.hidden)},
+        indent=1))
+
+
+def _threads_here() -> int:
+    """Cores per grading slot on this worker, for a job that did not say (a remote worker)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    try:
+        from distributed import get_worker
+
+        slots = get_worker().state.nthreads
+    except (ImportError, ValueError):
+        slots = 1
+    return max(1, cores // max(1, slots))
+
+
+def _run_worker(job: Job, folder: Path) -> JobResult:
+    """The worker in its own process group, killed whole if it runs past the job's limit."""
+    with open(folder / "worker.log", "w") as log:
+        process = subprocess.Popen([sys.executable, "-m", "course_grader.worker", str(folder)],
+                                   stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        RUNNING.add(process)
+        try:
+            process.wait(timeout=job.timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+            return JobResult(job.student, job.lesson, False,
+                             error=f"the grading job ran past its {job.timeout:.0f} s limit and was stopped")
+        finally:
+            RUNNING.discard(process)
+    result_file = folder / "result.json"
+    if not result_file.is_file():
+        tail = (folder / "worker.log").read_text()[-2000:]
+        return JobResult(job.student, job.lesson, False,
+                         error=f"the grading job exited ({process.returncode}) without a result: {tail}")
+    return JobResult(**{"student": job.student, "lesson": job.lesson, **json.loads(result_file.read_text())})
+
+
+def _read_autograded(folder: Path, ignore: list[str]) -> dict[str, bytes]:
+    """The autograded notebooks and the lesson's files; not what the notebook wrote that the course ignores
+    (CourseDirectory.ignore: a lesson's saved model or pictures)."""
+    from nbgrader.utils import find_all_files
+
+    if not folder.is_dir():
+        return {}
+    return {Path(p).relative_to(folder).as_posix(): Path(p).read_bytes()
+            for p in sorted(find_all_files(str(folder), ignore))}
+
+
+def kill_running() -> None:
+    """Stop every grading process this process started (Ctrl-C); kernels die with them."""
+    while RUNNING:
+        for process in list(RUNNING):
+            try:
+                os.killpg(process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        time.sleep(0.1)
