@@ -24,7 +24,7 @@ from course_grader.course import GradingError
 from course_grader.jobs import CourseData, Job, JobResult
 from course_grader.runner import kill_running, run_job
 
-CONNECT_SECONDS = 10
+CONNECT_SECONDS = 5
 WORKERS_SECONDS = 60  # how long a scheduler may have no worker before the batch gives up
 ALLOWED_FAILURES = 1  # a job is rerun once after its worker dies; the second death fails it
 
@@ -76,9 +76,10 @@ def slots(client) -> int:
     return max(1, sum(w["nthreads"] for w in client.scheduler_info()["workers"].values()))
 
 
-def run(client, course: CourseData, jobs: list[Job]) -> Iterator[tuple[Job, JobResult]]:
-    """Run every job on the cluster; yield each with its result as it finishes. Stopping the iteration
-    (Ctrl-C) cancels the jobs not finished and stops the running ones on every worker."""
+def run(client, course: CourseData, jobs: list[Job], function=run_job) -> Iterator[tuple[Job, JobResult]]:
+    """Run every job on the cluster (``function(course, job)``, :func:`.runner.run_job`); yield each with
+    its result as it finishes. Closing the iteration early (Ctrl-C) cancels the jobs not finished and
+    stops the running ones on every worker."""
     from distributed import as_completed
     from distributed.scheduler import KilledWorker
 
@@ -86,7 +87,7 @@ def run(client, course: CourseData, jobs: list[Job]) -> Iterator[tuple[Job, JobR
         return
     shared = client.scatter(course, broadcast=True, hash=False)
     batch = uuid.uuid4().hex[:8]
-    futures = {client.submit(run_job, shared, job, key=f"grade-{job.key}-{batch}", pure=False, retries=1): job
+    futures = {client.submit(function, shared, job, key=f"grade-{job.key}-{batch}", pure=False, retries=1): job
                for job in jobs}
     try:
         for future in as_completed(futures):

@@ -1,0 +1,151 @@
+"""Grading on Dask clusters over loopback: the same grades as on this machine, faults survived.
+
+The fixture course (tests/grading_fixture.py) with a batch of good, late, wrong and bad
+submissions is graded on the default local cluster, then on a separate cluster reached by its
+scheduler's address (``--scheduler``), where jobs run in temporary folders from the data they
+carry, then again on that cluster with a worker killed in the middle of a job. All three give
+the same CSV.
+"""
+
+import os
+import pickle
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import dask
+import nbformat
+import pytest
+from distributed import Client, LocalCluster
+
+sys.path.insert(0, str(Path(__file__).parent))
+import grading_fixture as fx  # noqa: E402
+
+from course_grader import batch, cluster, jobs, sandbox, workflow  # noqa: E402
+from course_grader.checks import inspect  # noqa: E402
+from course_grader.course import GradingError  # noqa: E402
+from finetune_course.cli import main  # noqa: E402
+
+LIMITS = sandbox.Limits(cell_seconds=10, notebook_seconds=45)
+KINDS = ["good", "late", "wrong_answer", "kernel_crash", "edited_test", "monkeypatch", "empty"]
+DUE = "2026-12-01 12:00:00 UTC"
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory, bwrap):
+    root = tmp_path_factory.mktemp("cluster_course")
+    course = fx.make_course(root)
+    (course.grader / workflow.DUE_DATES).write_text(f'{{"{fx.LESSON}": "{DUE}"}}')
+    workflow.release(course)
+    released = nbformat.read(course.release / fx.LESSON / f"{fx.LESSON}.ipynb", as_version=4)
+    for kind in KINDS:
+        folder = course.submitted / kind / fx.LESSON
+        folder.mkdir(parents=True)
+        (folder / f"{fx.LESSON}.ipynb").write_bytes(fx.submission(kind, released))
+        stamp = "2026-12-01 13:00:00.000000 UTC" if kind == "late" else "2026-11-30 09:00:00.000000 UTC"
+        (folder / "timestamp.txt").write_text(stamp)
+    return course
+
+
+@pytest.fixture(scope="module")
+def local_csv(course, tmp_path_factory):
+    """The batch graded the default way: a local cluster of 2 worker processes started by autograde."""
+    reports = batch.autograde(course, jobs=2, limits=LIMITS, progress=lambda line: None)
+    assert [r.student for r in reports] == sorted(KINDS)
+    return workflow.export_csv(course, tmp_path_factory.mktemp("local") / "grades.csv").read_text()
+
+
+@pytest.fixture()
+def other_cluster():
+    """A cluster of its own, reached over loopback by its scheduler's address, as an instructor's cluster is."""
+    with dask.config.set({"distributed.scheduler.allowed-failures": cluster.ALLOWED_FAILURES}):
+        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", memory_limit=0,
+                          dashboard_address=None) as remote, Client(remote) as client:
+            yield remote.scheduler_address, client
+
+
+def test_jobs_carry_their_data_so_workers_need_no_shared_file_system(course):
+    submission = inspect(course, "good", fx.LESSON)
+    job = jobs.build_job(course, submission, LIMITS, True, {}, {}, folder=None)
+    data = jobs.course_data(course, [fx.LESSON], jobs.student_free_gradebook(course, course.root / "probe.db"))
+    assert job.files[f"{fx.LESSON}.ipynb"] == (submission.folder / f"{fx.LESSON}.ipynb").read_bytes()
+    assert data.config == course.config_file.read_text() and data.gradebook[:15] == b"SQLite format 3"
+    # The only course paths a job names are the folders a sandbox hides where they exist.
+    carried = pickle.dumps(replace(job, hidden=())) + pickle.dumps(data)
+    assert str(course.root).encode() not in carried
+    # The gradebook a job gets has the lesson and no student: small, whatever the class.
+    import sqlite3
+
+    with sqlite3.connect(course.root / "probe.db") as db:
+        assert db.execute("select count(*) from student").fetchone() == (0,)
+        assert db.execute("select count(*) from assignment").fetchone() == (1,)
+
+
+def test_a_cluster_reached_by_its_address_gives_the_csv_of_the_local_run(course, local_csv, other_cluster, tmp_path):
+    address, _ = other_cluster
+    batch.autograde(course, limits=LIMITS, progress=lambda line: None, scheduler=address)
+    assert workflow.export_csv(course, tmp_path / "grades.csv").read_text() == local_csv
+    assert not list(course.work.glob("*__*")), "on a cluster, jobs run in the workers' temporary folders"
+
+
+def test_a_worker_killed_mid_job_has_its_job_rerun_and_the_csv_is_the_same(course, local_csv, other_cluster,
+                                                                              tmp_path):
+    address, client = other_cluster
+    pids = client.run(os.getpid)
+    killed = []
+
+    def kill_a_busy_worker():
+        deadline = time.time() + 120
+        while time.time() < deadline and not killed:
+            busy = [w for w, keys in client.processing().items() if keys and w in pids]
+            if busy:
+                time.sleep(1.5)  # into the job: its kernel is running
+                os.kill(pids[busy[0]], signal.SIGKILL)
+                killed.append(busy[0])
+            time.sleep(0.2)
+
+    killer = threading.Thread(target=kill_a_busy_worker)
+    killer.start()
+    reports = batch.autograde(course, limits=LIMITS, progress=lambda line: None, scheduler=address)
+    killer.join()
+    assert killed, "no worker was busy to kill"
+    assert not [r for r in reports if r.status == "failed"]
+    time.sleep(1)  # the killed worker's job notices within half a second and stops with its kernel
+    left = subprocess.run(["pgrep", "-f", "course_grader.worker .*/grading-"], capture_output=True, text=True)
+    assert left.stdout.split() == [], "a grading job outlived the worker that ran it"
+    assert workflow.export_csv(course, tmp_path / "grades.csv").read_text() == local_csv
+
+
+def test_a_job_whose_worker_dies_twice_or_that_raises_twice_fails_with_its_reason(course, other_cluster):
+    _, client = other_cluster
+    submission = inspect(course, "good", fx.LESSON)
+    job = jobs.build_job(course, submission, LIMITS, True, {}, {}, folder=None)
+    data = jobs.course_data(course, [fx.LESSON], jobs.student_free_gradebook(course, course.root / "probe.db"))
+
+    def dies(course_data, job):  # the real run_job's fault paths, with a job body that always fails
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    def raises(course_data, job):
+        raise OSError("No space left on device")
+
+    [(_, died)] = list(cluster.run(client, data, [job], function=dies))
+    assert not died.success and "died twice" in died.error
+    [(_, failed)] = list(cluster.run(client, data, [job], function=raises))
+    assert not failed.success and "failed twice" in failed.error and "No space left on device" in failed.error
+
+
+def test_an_unreachable_scheduler_fails_fast_and_says_what_to_do(course, capsys):
+    with socket.socket() as probe:  # a loopback port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        address = f"tcp://127.0.0.1:{probe.getsockname()[1]}"
+    start = time.monotonic()
+    with pytest.raises(GradingError, match=rf"cannot reach the Dask scheduler at {address} .*--scheduler"):
+        batch.autograde(course, limits=LIMITS, progress=lambda line: None, scheduler=address)
+    assert time.monotonic() - start < cluster.CONNECT_SECONDS + 5
+    assert main(["grade", "--config", str(course.config_file), "autograde", "--scheduler", address]) == 2
+    assert "cannot reach the Dask scheduler" in capsys.readouterr().err
