@@ -9,6 +9,7 @@ the same CSV.
 
 import os
 import pickle
+import re
 import signal
 import socket
 import subprocess
@@ -149,3 +150,16 @@ def test_an_unreachable_scheduler_fails_fast_and_says_what_to_do(course, capsys)
     assert time.monotonic() - start < cluster.CONNECT_SECONDS + 5
     assert main(["grade", "--config", str(course.config_file), "autograde", "--scheduler", address]) == 2
     assert "cannot reach the Dask scheduler" in capsys.readouterr().err
+
+
+def test_the_readmes_slurm_job_script_is_the_one_rendered(capsys):
+    from course_grader import slurm
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    shown = readme.split("<!-- slurm-job-script -->\n```bash\n", 1)[1].split("```", 1)[0]
+    assert slurm.main(["--cores", "16", "--memory", "64GB", "--walltime", "02:00:00", "--queue", "cpu",
+                       "--account", "cs101", "--python", "/home/instructor/finetune-course/.venv/bin/python",
+                       "--print-job-script"]) == 0
+    rendered = re.sub(r"tcp://\S+", "tcp://LOGIN-NODE:PORT", capsys.readouterr().out)
+    assert rendered.strip() == shown.strip()
+    assert "--nthreads 1" in rendered and "--nworkers 16" in rendered  # one grading job per core
