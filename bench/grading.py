@@ -1,12 +1,14 @@
-"""Seconds per student to autograde the whole course (all seven lessons), serial and in parallel.
+"""Autograding throughput against the number of Dask workers, and seconds per student for the whole course.
 
 Each simulated student submits every lesson completed with the solutions (so every cell runs,
-as for a good student). The course is graded with the real pipeline (sandboxed kernels,
-private gradebooks merged serially) once per ``--jobs`` value, on a scratch copy of the course.
-Targets: one student's whole course in at most 2 minutes; throughput that grows with cores.
+as for a good student). The course is graded with the real pipeline (sandboxed kernels on a
+local Dask cluster of ``--jobs`` worker processes, private gradebooks merged serially) once per
+``--jobs`` value, on a scratch copy of the course. Prints submissions per minute and the
+efficiency relative to linear scaling (throughput / (workers x throughput with 1 worker)).
+Targets: one student's whole course in at most 2 minutes; throughput that grows with workers.
 
-    .venv/bin/python bench/grading.py                 # 2 students, jobs 1 and 2
-    .venv/bin/python bench/grading.py --students 4 --jobs 1 2 4
+    .venv/bin/python bench/grading.py                 # 2 students, 1 and 2 workers
+    .venv/bin/python bench/grading.py --students 8 --jobs 1 2 4 8 16   # a 16-core machine
 """
 
 import argparse
@@ -44,12 +46,13 @@ with tempfile.TemporaryDirectory() as scratch:
         for r in reports:
             per_lesson.setdefault(r.lesson, []).append(r.grading_seconds)
         runs[f"jobs_{jobs}"] = {
-            "jobs": jobs, "students": args.students, "wall_seconds": round(seconds, 1),
+            "jobs": jobs, "students": args.students, "submissions": len(reports), "wall_seconds": round(seconds, 1),
+            "submissions_per_minute": round(60 * len(reports) / seconds, 2),
             "seconds_per_student": round(seconds / args.students, 1),
             "students_per_hour": round(3600 * args.students / seconds, 1),
             "job_seconds_by_lesson": {k: round(sum(v) / len(v), 1) for k, v in sorted(per_lesson.items())}}
-        print(f"jobs={jobs}: {seconds:.1f} s for {args.students} students = {seconds / args.students:.1f} s per student",
-              flush=True)
+        print(f"workers={jobs}: {seconds:.1f} s for {len(reports)} submissions of {args.students} students = "
+              f"{60 * len(reports) / seconds:.2f} per minute, {seconds / args.students:.1f} s per student", flush=True)
 
 serial = runs.get("jobs_1")
 figures = {"cores": len(os.sched_getaffinity(0)), "sandbox": not args.no_sandbox, "runs": runs}
@@ -57,5 +60,10 @@ if serial:
     figures["one_student_whole_course_seconds"] = serial["seconds_per_student"]
     figures["meets_target_2_min_per_student"] = serial["seconds_per_student"] <= 120
     figures["speedup_vs_serial"] = {k: round(serial["wall_seconds"] / v["wall_seconds"], 2) for k, v in runs.items()}
+    figures["efficiency_vs_linear"] = {k: round(serial["wall_seconds"] / v["wall_seconds"] / v["jobs"], 2)
+                                       for k, v in runs.items()}
+    for k, v in runs.items():
+        print(f"{v['jobs']:>3} workers: {v['submissions_per_minute']:6.2f} submissions/min, "
+              f"efficiency vs linear {figures['efficiency_vs_linear'][k]:.2f}")
 report("grading", figures, "python bench/grading.py " + " ".join(
     [f"--students {args.students}", "--jobs", *map(str, args.jobs)] + (["--no-sandbox"] if args.no_sandbox else [])))

@@ -33,7 +33,7 @@ from course_grader.course import GradingError  # noqa: E402
 from finetune_course.cli import main  # noqa: E402
 
 LIMITS = sandbox.Limits(cell_seconds=10, notebook_seconds=45)
-KINDS = ["good", "late", "wrong_answer", "kernel_crash", "edited_test", "monkeypatch", "empty"]
+KINDS = ["good", "late", "wrong_answer", "kernel_crash", "monkeypatch", "empty"]  # what a job carries: times, guards
 DUE = "2026-12-01 12:00:00 UTC"
 
 

@@ -364,3 +364,18 @@ def test_check_command_passes_a_completed_lesson_and_fails_an_untouched_one(rele
     blank = subprocess.run(run + [str(course.release / fx.LESSON / f"{fx.LESSON}.ipynb")], capture_output=True,
                            text=True)
     assert blank.returncode == 1 and "0 of 3 tests pass" in blank.stdout and "FAIL  square squares" in blank.stdout
+
+
+def test_the_grader_imports_nothing_from_the_course_it_grades(tmp_path):
+    # It grades any nbgrader course: every one of its modules imports with finetune_course unimportable.
+    blocker = tmp_path / "finetune_course" / "__init__.py"
+    blocker.parent.mkdir()
+    blocker.write_text("raise ImportError('the grader imported the course package')\n")
+    import course_grader
+
+    modules = sorted(p.stem for p in Path(course_grader.__file__).parent.glob("*.py") if p.stem != "__main__")
+    code = "import importlib\nfor m in %r:\n    importlib.import_module('course_grader.' + m)\n" % modules
+    done = subprocess.run([sys.executable, "-c", code], env={"PYTHONPATH": str(tmp_path), "PATH": str(BIN)},
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert len(modules) >= 15
