@@ -23,47 +23,53 @@ from course_grader import batch, simulate
 
 ROOT = Path(__file__).resolve().parents[1]
 
-parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-parser.add_argument("--students", type=int, default=2)
-parser.add_argument("--jobs", type=int, nargs="+", default=[1, 2])
-parser.add_argument("--no-sandbox", action="store_true")
-args = parser.parse_args()
 
-runs = {}
-with tempfile.TemporaryDirectory() as scratch:
-    course = simulate.scratch_course(ROOT, Path(scratch))
-    for i in range(args.students):
-        for lesson in course.lessons():
-            simulate.submit(course, f"student{i}", lesson, simulate.completed_copy(
-                simulate.released(course, lesson), simulate.source(course, lesson)))
-    for jobs in args.jobs:
-        start = time.perf_counter()
-        reports = batch.autograde(course, jobs=jobs, use_sandbox=not args.no_sandbox, progress=lambda line: None)
-        seconds = time.perf_counter() - start
-        wrong = [(r.student, r.lesson, r.score, r.max_score) for r in reports if r.score != r.max_score]
-        assert not wrong, f"a completed lesson lost points: {wrong}"
-        per_lesson = {}
-        for r in reports:
-            per_lesson.setdefault(r.lesson, []).append(r.grading_seconds)
-        runs[f"jobs_{jobs}"] = {
-            "jobs": jobs, "students": args.students, "submissions": len(reports), "wall_seconds": round(seconds, 1),
-            "submissions_per_minute": round(60 * len(reports) / seconds, 2),
-            "seconds_per_student": round(seconds / args.students, 1),
-            "students_per_hour": round(3600 * args.students / seconds, 1),
-            "job_seconds_by_lesson": {k: round(sum(v) / len(v), 1) for k, v in sorted(per_lesson.items())}}
-        print(f"workers={jobs}: {seconds:.1f} s for {len(reports)} submissions of {args.students} students = "
-              f"{60 * len(reports) / seconds:.2f} per minute, {seconds / args.students:.1f} s per student", flush=True)
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--students", type=int, default=2)
+    parser.add_argument("--jobs", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--no-sandbox", action="store_true")
+    args = parser.parse_args()
 
-serial = runs.get("jobs_1")
-figures = {"cores": len(os.sched_getaffinity(0)), "sandbox": not args.no_sandbox, "runs": runs}
-if serial:
-    figures["one_student_whole_course_seconds"] = serial["seconds_per_student"]
-    figures["meets_target_2_min_per_student"] = serial["seconds_per_student"] <= 120
-    figures["speedup_vs_serial"] = {k: round(serial["wall_seconds"] / v["wall_seconds"], 2) for k, v in runs.items()}
-    figures["efficiency_vs_linear"] = {k: round(serial["wall_seconds"] / v["wall_seconds"] / v["jobs"], 2)
-                                       for k, v in runs.items()}
-    for k, v in runs.items():
-        print(f"{v['jobs']:>3} workers: {v['submissions_per_minute']:6.2f} submissions/min, "
-              f"efficiency vs linear {figures['efficiency_vs_linear'][k]:.2f}")
-report("grading", figures, "python bench/grading.py " + " ".join(
-    [f"--students {args.students}", "--jobs", *map(str, args.jobs)] + (["--no-sandbox"] if args.no_sandbox else [])))
+    runs = {}
+    with tempfile.TemporaryDirectory() as scratch:
+        course = simulate.scratch_course(ROOT, Path(scratch))
+        for i in range(args.students):
+            for lesson in course.lessons():
+                simulate.submit(course, f"student{i}", lesson, simulate.completed_copy(
+                    simulate.released(course, lesson), simulate.source(course, lesson)))
+        for jobs in args.jobs:
+            start = time.perf_counter()
+            reports = batch.autograde(course, jobs=jobs, use_sandbox=not args.no_sandbox, progress=lambda line: None)
+            seconds = time.perf_counter() - start
+            wrong = [(r.student, r.lesson, r.score, r.max_score) for r in reports if r.score != r.max_score]
+            assert not wrong, f"a completed lesson lost points: {wrong}"
+            per_lesson = {}
+            for r in reports:
+                per_lesson.setdefault(r.lesson, []).append(r.grading_seconds)
+            runs[f"jobs_{jobs}"] = {
+                "jobs": jobs, "students": args.students, "submissions": len(reports), "wall_seconds": round(seconds, 1),
+                "submissions_per_minute": round(60 * len(reports) / seconds, 2),
+                "seconds_per_student": round(seconds / args.students, 1),
+                "students_per_hour": round(3600 * args.students / seconds, 1),
+                "job_seconds_by_lesson": {k: round(sum(v) / len(v), 1) for k, v in sorted(per_lesson.items())}}
+            print(f"workers={jobs}: {seconds:.1f} s for {len(reports)} submissions of {args.students} students = "
+                  f"{60 * len(reports) / seconds:.2f} per minute, {seconds / args.students:.1f} s per student", flush=True)
+
+    serial = runs.get("jobs_1")
+    figures = {"cores": len(os.sched_getaffinity(0)), "sandbox": not args.no_sandbox, "runs": runs}
+    if serial:
+        figures["one_student_whole_course_seconds"] = serial["seconds_per_student"]
+        figures["meets_target_2_min_per_student"] = serial["seconds_per_student"] <= 120
+        figures["speedup_vs_serial"] = {k: round(serial["wall_seconds"] / v["wall_seconds"], 2) for k, v in runs.items()}
+        figures["efficiency_vs_linear"] = {k: round(serial["wall_seconds"] / v["wall_seconds"] / v["jobs"], 2)
+                                           for k, v in runs.items()}
+        for k, v in runs.items():
+            print(f"{v['jobs']:>3} workers: {v['submissions_per_minute']:6.2f} submissions/min, "
+                  f"efficiency vs linear {figures['efficiency_vs_linear'][k]:.2f}")
+    report("grading", figures, "python bench/grading.py " + " ".join(
+        [f"--students {args.students}", "--jobs", *map(str, args.jobs)] + (["--no-sandbox"] if args.no_sandbox else [])))
+
+
+if __name__ == "__main__":  # the grading workers are spawned processes: they import this file
+    main()

@@ -104,25 +104,25 @@ def test_bad_submissions_say_why_and_good_ones_say_nothing(fixture_class):
 
 
 EXPECTED_CSV = """\
-student_id,lesson,score,max_score,seconds_late,status,reasons,failed_tests
-blank,fixture,0,5,0,ok,,test_square (NotImplementedError) | test_mean (NotImplementedError) | test_answer (NameError: name 'answer' is not defined)
-changed_cell_type,fixture,3,5,0,flagged,fixture.ipynb: cell test_mean was changed from code to markdown; the original was restored for grading,test_mean (AssertionError)
-deleted_test,fixture,4,5,0,flagged,fixture.ipynb: cell test_answer was deleted; the test was put back for grading,test_answer (AssertionError)
-duplicate_id,fixture,5,5,0,flagged,fixture.ipynb: cell test_square appears 2 times (a copied cell); only the first counts,
-edited_test,fixture,3,5,0,flagged,fixture.ipynb: test cell test_square was edited; the original was restored for grading,test_square (AssertionError)
-empty,fixture,0,5,0,rejected,fixture.ipynb: the file is empty,test_square | test_mean | test_answer
-escape,fixture,5,5,0,ok,,
-good,fixture,5,5,0,ok,,
-huge_output,fixture,5,5,0,flagged,"square: output over 1,048,576 characters was dropped",
-infinite_loop,fixture,3,5,0,flagged,square: interrupted after 10 s,test_square (NameError: name 'square' is not defined)
-invalid_json,fixture,0,5,0,rejected,fixture.ipynb: not valid JSON (Unterminated string starting at: line 1 column 1 (char 0)); the file may have been cut short or edited outside Jupyter,test_square | test_mean | test_answer
-kernel_crash,fixture,2,5,0,flagged,"mean: the kernel died while running this cell (it exited, or ran out of memory or CPU time)",test_mean (NotRun: the kernel died in cell mean) | test_answer (NotRun: the kernel died in cell mean)
-late,fixture,5,5,3600,late,,
-memory_blowup,fixture,3,5,0,flagged,mean: MemoryError (a memory or recursion limit was hit),test_mean (NameError: name 'mean' is not defined)
-monkeypatch,fixture,2,5,0,flagged,"test_mean: your code replaced math.isclose, which the tests use to check your work (before this test ran), so the test could not be trusted and earns no points | test_answer: your code replaced math.isclose, which the tests use to check your work (before this test ran), so the test could not be trusted and earns no points","test_mean (TamperingDetected: your code replaced math.isclose, which the tests use to check your work (before this test ran), so the test could not be trusted and earns no points) | test_answer (TamperingDetected: your code replaced math.isclose, which the tests use to check your work (before this test ran), so the test could not be trusted and earns no points)"
-rebinds_name,fixture,3,5,0,flagged,"test_mean: your code gave the name statistics to something else, but the lesson imported statistics and the tests use it (give your own variables other names) (before this test ran), so the test could not be trusted and earns no points","test_mean (TamperingDetected: your code gave the name statistics to something else, but the lesson imported statistics and the tests use it (give your own variables other names) (before this test ran), so the test could not be trusted and earns no points)"
-wrong_answer,fixture,4,5,0,ok,,test_answer (AssertionError)
-wrong_name,fixture,0,5,0,rejected,fixture.ipynb is missing from the submission; found answers.ipynb (submit the notebook under the name it was released with),test_square | test_mean | test_answer
+student_id,lesson,raw_score,late_penalty,score,max_score,seconds_late,status,reasons,failed_tests
+blank,fixture,0,0,0,5,0,ok,,test_square (NotImplementedError) | test_mean (NotImplementedError) | test_answer (NameError: name 'answer' is not defined)
+changed_cell_type,fixture,3,0,3,5,0,flagged,fixture.ipynb: cell test_mean was changed from code to markdown; the original was restored for grading,test_mean (AssertionError)
+deleted_test,fixture,4,0,4,5,0,flagged,fixture.ipynb: cell test_answer was deleted; the test was put back for grading,test_answer (AssertionError)
+duplicate_id,fixture,5,0,5,5,0,flagged,fixture.ipynb: cell test_square appears 2 times (a copied cell); only the first counts,
+edited_test,fixture,3,0,3,5,0,flagged,fixture.ipynb: test cell test_square was edited; the original was restored for grading,test_square (AssertionError)
+empty,fixture,0,0,0,5,0,rejected,fixture.ipynb: the file is empty,test_square | test_mean | test_answer
+escape,fixture,5,0,5,5,0,ok,,
+good,fixture,5,0,5,5,0,ok,,
+huge_output,fixture,5,0,5,5,0,flagged,"square: output over 1,048,576 characters was dropped",
+infinite_loop,fixture,3,0,3,5,0,flagged,square: interrupted after 10 s,test_square (NameError: name 'square' is not defined)
+invalid_json,fixture,0,0,0,5,0,rejected,fixture.ipynb: not valid JSON (Unterminated string starting at: line 1 column 1 (char 0)); the file may have been cut short or edited outside Jupyter,test_square | test_mean | test_answer
+kernel_crash,fixture,2,0,2,5,0,flagged,"mean: the kernel died while running this cell (it exited, or ran out of memory or CPU time)",test_mean (NotRun: the kernel died in cell mean) | test_answer (NotRun: the kernel died in cell mean)
+late,fixture,5,0,5,5,3600,late,,
+memory_blowup,fixture,3,0,3,5,0,flagged,mean: MemoryError (a memory or recursion limit was hit),test_mean (NameError: name 'mean' is not defined)
+monkeypatch,fixture,2,0,2,5,0,flagged,"test_mean: your code replaced math.isclose, which the tests use to check your work (before this test ran), so the test could not be trusted and earns no points | test_answer: your code replaced math.isclose, which the tests use to check your work (before this test ran), so the test could not be trusted and earns no points","test_mean (TamperingDetected: your code replaced math.isclose, which the tests use to check your work (before this test ran), so the test could not be trusted and earns no points) | test_answer (TamperingDetected: your code replaced math.isclose, which the tests use to check your work (before this test ran), so the test could not be trusted and earns no points)"
+rebinds_name,fixture,3,0,3,5,0,flagged,"test_mean: your code gave the name statistics to something else, but the lesson imported statistics and the tests use it (give your own variables other names) (before this test ran), so the test could not be trusted and earns no points","test_mean (TamperingDetected: your code gave the name statistics to something else, but the lesson imported statistics and the tests use it (give your own variables other names) (before this test ran), so the test could not be trusted and earns no points)"
+wrong_answer,fixture,4,0,4,5,0,ok,,test_answer (AssertionError)
+wrong_name,fixture,0,0,0,5,0,rejected,fixture.ipynb is missing from the submission; found answers.ipynb (submit the notebook under the name it was released with),test_square | test_mean | test_answer
 """
 
 
@@ -379,3 +379,79 @@ def test_the_grader_imports_nothing_from_the_course_it_grades(tmp_path):
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
     assert len(modules) >= 15
+
+
+def test_calibration_times_every_code_cell_of_the_solution_and_grades_no_one(released_fixture, bwrap):
+    from course_grader.calibrate import calibrate
+    from course_grader.execute import cell_key
+
+    course, _ = released_fixture
+    times = calibrate(course, jobs=1)
+    source = nbformat.read(course.source / fx.LESSON / f"{fx.LESSON}.ipynb", as_version=4)
+    keys = {cell_key(c) for c in source.cells if c.cell_type == "code"}
+    assert set(times[fx.LESSON]) == keys and all(0 < t < 10 for t in times[fx.LESSON].values())
+    assert json.loads((course.grader / "cell_times.json").read_text()) == times
+    assert not (course.submitted / "calibration").exists() and not (course.reports / fx.LESSON).exists()
+
+
+# -- collecting: platform exports through nbgrader's zip_collect plugins ---------------------
+def test_collect_keeps_the_latest_resubmission_and_reads_moodle_without_folders(released_fixture, tmp_path):
+    course, data = released_fixture
+    canvas = tmp_path / "canvas.zip"
+    with zipfile.ZipFile(canvas, "w") as z:
+        z.writestr(zipfile.ZipInfo("doejane_123_456_fixture.ipynb", (2026, 11, 30, 9, 0, 0)), data)
+        z.writestr(zipfile.ZipInfo("doejane_late_123_789_fixture-2.ipynb", (2026, 12, 2, 9, 0, 0)),
+                   data.replace(b"42", b"43"))
+        z.writestr(zipfile.ZipInfo("__MACOSX/._doejane_123_456_fixture.ipynb", (2026, 11, 30, 9, 0, 0)), b"x")
+        z.writestr("Jane Doe.ipynb", data)
+    got = workflow.collect(course, canvas, lesson=fx.LESSON, lms="canvas")
+    assert got.imported == [f"doejane/{fx.LESSON}/fixture.ipynb"]
+    assert got.skipped == ["Jane Doe.ipynb: not a canvas submission file name",
+                           f"doejane_123_456_fixture.ipynb: an earlier submission of doejane/{fx.LESSON}/fixture.ipynb "
+                           "than doejane_late_123_789_fixture-2.ipynb"]
+    assert b"43" in (course.submitted / "doejane" / fx.LESSON / "fixture.ipynb").read_bytes()
+    assert (course.submitted / "doejane" / fx.LESSON / "timestamp.txt").read_text().startswith("2026-12-02 09:00")
+    moodle = tmp_path / "moodle.zip"  # "download submissions in folders" off: one flat name per file
+    with zipfile.ZipFile(moodle, "w") as z:
+        z.writestr("Ann-Marie O'Neil_78_assignsubmission_file_fixture.ipynb", data)
+    assert workflow.collect(course, moodle, lesson=fx.LESSON, lms="moodle").imported == \
+        [f"ann-marie-o-neil/{fx.LESSON}/fixture.ipynb"]
+    with pytest.raises(GradingError, match="--lms must be one of canvas, moodle"):
+        workflow.collect(course, moodle, lesson=fx.LESSON, lms="blackboard")
+    with pytest.raises(GradingError, match="neither a folder nor a zip file"):
+        workflow.collect(course, tmp_path / "nowhere.zip")
+
+
+def test_collect_from_a_zip_prefers_timestamp_files_and_sets_aside_the_time_it_replaces(released_fixture, tmp_path):
+    course, data = released_fixture
+    first = tmp_path / "first.zip"
+    with zipfile.ZipFile(first, "w") as z:
+        z.writestr(zipfile.ZipInfo(f"export/ann/{fx.LESSON}/{fx.LESSON}.ipynb", (2026, 12, 5, 9, 0, 0)), data)
+        z.writestr(f"export/ann/{fx.LESSON}/timestamp.txt", "2026-12-01 10:00:00 UTC")
+        z.writestr(zipfile.ZipInfo(f"export/bo/{fx.LESSON}/{fx.LESSON}.ipynb", (2026, 12, 3, 8, 30, 0)), data)
+    assert workflow.collect(course, first).imported == [f"ann/{fx.LESSON}/{fx.LESSON}.ipynb",
+                                                        f"bo/{fx.LESSON}/{fx.LESSON}.ipynb"]
+    stamps = {s: (course.submitted / s / fx.LESSON / "timestamp.txt").read_text() for s in ("ann", "bo")}
+    assert stamps["ann"].startswith("2026-12-01 10:00:00") and stamps["bo"].startswith("2026-12-03 08:30:00")
+    again = tmp_path / "again"  # a folder, no timestamp.txt: no time is known, so the old one must not stay
+    (again / "ann" / fx.LESSON).mkdir(parents=True)
+    (again / "ann" / fx.LESSON / f"{fx.LESSON}.ipynb").write_bytes(data.replace(b"42", b"43"))
+    assert workflow.collect(course, again).replaced == [f"ann/{fx.LESSON}/{fx.LESSON}.ipynb"]
+    assert not (course.submitted / "ann" / fx.LESSON / "timestamp.txt").exists()
+    [kept] = (course.grader / "submitted_previous").glob(f"*/ann/{fx.LESSON}/timestamp.txt")
+    assert kept.read_text() == stamps["ann"] and (kept.parent / f"{fx.LESSON}.ipynb").read_bytes() == data
+
+
+def test_stock_nbgrader_zip_collect_reads_a_canvas_export_with_our_collector(released_fixture, tmp_path):
+    course, data = released_fixture
+    archive = course.root / "downloaded" / fx.LESSON / "archive"
+    archive.mkdir(parents=True)
+    with zipfile.ZipFile(archive / "canvas.zip", "w") as z:
+        z.writestr("doejane_123_456_fixture.ipynb", data)
+        z.writestr("smithbob_late_124_457_fixture-1.ipynb", data)
+    done = subprocess.run([str(BIN / "nbgrader"), "zip_collect", fx.LESSON,
+                           "--collector=course_grader.platforms.CanvasFileNames"], cwd=course.grader,
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert sorted(p.relative_to(course.submitted).as_posix() for p in course.submitted.glob("*/*/*.ipynb")) == \
+        [f"doejane/{fx.LESSON}/fixture.ipynb", f"smithbob/{fx.LESSON}/fixture.ipynb"]

@@ -33,7 +33,9 @@ def autograde(course: Course, students: list[str] | None = None, lessons: list[s
 
     ``jobs``: worker processes of the local cluster (default: one per core); ``scheduler``: the
     address of a Dask cluster to grade on instead. Returns the reports, sorted by student and
-    lesson (the raw job results where ``merge_results`` is False: calibration).
+    lesson (the raw job results where ``merge_results`` is False: calibration). The local cluster's
+    workers are spawned processes, which import the ``__main__`` module: a script that calls this
+    needs the ``if __name__ == "__main__":`` guard.
     """
     lessons = lessons or course.lessons()
     unknown = sorted(set(lessons) - set(course.lessons()))

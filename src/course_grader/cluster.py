@@ -50,7 +50,7 @@ def connect(scheduler: str | None = None, workers: int | None = None) -> Iterato
     else:
         with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES}):
             cluster = LocalCluster(n_workers=workers or local_cores(), threads_per_worker=1, processes=True,
-                                   memory_limit=0, dashboard_address=None, host="127.0.0.1",
+                                   memory_limit=0, dashboard_address=":0", host="127.0.0.1",
                                    silence_logs=logging.ERROR)
         client = Client(cluster)
     try:

@@ -77,6 +77,17 @@ def check_sandbox() -> str:
     return path
 
 
+def ipc_folder(job: Path) -> Path:
+    """Where the kernel's IPC sockets go: the job's kernel folder, unless that path is too long for a Unix
+    socket (108 bytes with its name, for a course in a deep folder): then a short folder under /tmp."""
+    folder = job / "kernel" / "ipc"
+    if len(str(folder)) <= 90:
+        return folder
+    import hashlib
+
+    return Path("/tmp") / f"grading-ipc-{hashlib.sha1(str(job).encode()).hexdigest()[:16]}"
+
+
 def kernel_argv(job: Path, writable: Path, hidden: list[Path], limits: Limits, bwrap: str | None) -> list[str]:
     """argv of the kernel for one job; ``{connection_file}`` is filled in by jupyter_client."""
     python = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
@@ -91,7 +102,8 @@ def kernel_argv(job: Path, writable: Path, hidden: list[Path], limits: Limits, b
     for path in hidden:
         if path.exists():
             argv += ["--tmpfs", str(path)]
-    argv += ["--bind", str(job / "kernel"), str(job / "kernel"), "--bind", str(writable), str(writable),
+    ipc = [] if ipc_folder(job).is_relative_to(job) else ["--bind", str(ipc_folder(job)), str(ipc_folder(job))]
+    argv += ["--bind", str(job / "kernel"), str(job / "kernel"), *ipc, "--bind", str(writable), str(writable),
              "--unshare-net", "--unshare-ipc", "--unshare-uts", "--hostname", "grading", "--die-with-parent",
              "--chdir", str(writable), "--unsetenv", "MPLBACKEND"]
     for key, value in env.items():
@@ -138,7 +150,7 @@ def write_kernel_spec(job: Path, writable: Path, hidden: list[Path], limits: Lim
     home = job / "kernel" / "home"
     (home / "matplotlib").mkdir(parents=True, exist_ok=True)
     _seed_matplotlib_cache(home / "matplotlib")
-    (job / "kernel" / "ipc").mkdir(parents=True, exist_ok=True)
+    ipc_folder(job).mkdir(parents=True, exist_ok=True)
     (spec / "kernel.json").write_text(json.dumps({
         "argv": kernel_argv(job, writable, hidden, limits, bwrap),
         "display_name": "Python 3 (grading sandbox)" if bwrap else "Python 3 (grading, no sandbox)",
@@ -162,8 +174,8 @@ def _seed_matplotlib_cache(target: Path) -> None:
 
 
 def kernel_manager_config(job: Path) -> dict[str, object]:
-    """jupyter_client settings: IPC sockets and connection file inside the job's kernel folder."""
-    return {"KernelManager.transport": "ipc", "KernelManager.ip": str(job / "kernel" / "ipc" / "k"),
+    """jupyter_client settings: IPC sockets (see ipc_folder) and connection file in the job's kernel folder."""
+    return {"KernelManager.transport": "ipc", "KernelManager.ip": str(ipc_folder(job) / "k"),
             "KernelManager.connection_file": str(job / "kernel" / "connection.json")}
 
 

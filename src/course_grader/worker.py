@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 import traceback
 from pathlib import Path
@@ -76,7 +77,11 @@ def run(job_dir: Path) -> dict:
     coursedir = CourseDirectory(config=config)
     app = Autograde(coursedir=coursedir, config=config)
     app.force = True
-    outcome = capture_log(app)
+    try:
+        outcome = capture_log(app)
+    finally:
+        if not sandbox.ipc_folder(job_dir).is_relative_to(job_dir):
+            shutil.rmtree(sandbox.ipc_folder(job_dir), ignore_errors=True)
     result = {"student": student, "lesson": lesson, "success": bool(outcome.get("success")),
               "error": outcome.get("error", ""), "log": outcome.get("log", "")[-20000:],
               "execute": [json.loads(line) for line in report_file.read_text().splitlines()]
