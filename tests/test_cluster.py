@@ -147,7 +147,7 @@ def test_an_unreachable_scheduler_fails_fast_and_says_what_to_do(course, capsys)
     start = time.monotonic()
     with pytest.raises(GradingError, match=rf"cannot reach the Dask scheduler at {address} .*--scheduler"):
         batch.autograde(course, limits=LIMITS, progress=lambda line: None, scheduler=address)
-    assert time.monotonic() - start < cluster.CONNECT_SECONDS + 5
+    assert time.monotonic() - start < LIMITS.connect_seconds + 5
     assert main(["grade", "--config", str(course.config_file), "autograde", "--scheduler", address]) == 2
     assert "cannot reach the Dask scheduler" in capsys.readouterr().err
 
@@ -163,3 +163,10 @@ def test_the_readmes_slurm_job_script_is_the_one_rendered(capsys):
     rendered = re.sub(r"tcp://\S+", "tcp://LOGIN-NODE:PORT", capsys.readouterr().out)
     assert rendered.strip() == shown.strip()
     assert "--nthreads 1" in rendered and "--nworkers 16" in rendered  # one grading job per core
+
+
+def test_a_scheduler_without_workers_is_an_error_not_a_wait(course):
+    with LocalCluster(n_workers=0, processes=True, host="127.0.0.1", dashboard_address=":0") as empty:
+        with pytest.raises(GradingError, match=r"has had no worker for 2 s: start workers"):
+            batch.autograde(course, limits=replace(LIMITS, no_worker_seconds=2), progress=lambda line: None,
+                            scheduler=empty.scheduler_address)

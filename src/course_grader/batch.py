@@ -62,7 +62,7 @@ def autograde(course: Course, students: list[str] | None = None, lessons: list[s
         except BlockingIOError:
             raise GradingError(f"another autograde of this course is running (lock: {course.work / '.lock'}); "
                                "wait for it to finish") from None
-        with cluster.connect(scheduler, jobs) as client:
+        with cluster.connect(scheduler, jobs, limits) as client:
             return _grade_all(course, client, students, lessons, use_sandbox, limits, progress, merge_results,
                               local=not scheduler)
 

@@ -9,7 +9,7 @@ file system.
 Faults: a worker that dies mid-job (killed, out of memory) gets its job rerun on another worker;
 a job whose worker died twice (``distributed.scheduler.allowed-failures = 1``, set here for the
 local cluster; set it on your scheduler too) or that raised twice is recorded as failed, with
-the reason. A scheduler that can't be reached is an error within ``CONNECT_SECONDS``.
+the reason. A scheduler that can't be reached is an error within ``Limits.connect_seconds``.
 """
 
 from __future__ import annotations
@@ -21,11 +21,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from course_grader.course import GradingError
+from course_grader.sandbox import Limits
 from course_grader.jobs import CourseData, Job, JobResult
 from course_grader.runner import kill_running, run_job
 
-CONNECT_SECONDS = 5
-WORKERS_SECONDS = 60  # how long a scheduler may have no worker before the batch gives up
 ALLOWED_FAILURES = 1  # a job is rerun once after its worker dies; the second death fails it
 
 
@@ -34,7 +33,7 @@ def local_cores() -> int:
 
 
 @contextmanager
-def connect(scheduler: str | None = None, workers: int | None = None) -> Iterator:
+def connect(scheduler: str | None = None, workers: int | None = None, limits: Limits = Limits()) -> Iterator:
     """A Dask client: to ``scheduler``, or to a local cluster of ``workers`` processes (default: one per core)."""
     import dask
     from distributed import Client, LocalCluster
@@ -42,9 +41,9 @@ def connect(scheduler: str | None = None, workers: int | None = None) -> Iterato
     cluster = None
     if scheduler:
         try:
-            client = Client(scheduler, timeout=f"{CONNECT_SECONDS}s")
+            client = Client(scheduler, timeout=f"{limits.connect_seconds:g}s")
         except (OSError, TimeoutError) as error:
-            raise GradingError(f"cannot reach the Dask scheduler at {scheduler} within {CONNECT_SECONDS} s "
+            raise GradingError(f"cannot reach the Dask scheduler at {scheduler} within {limits.connect_seconds:g} s "
                                f"({error}). Start it (`dask scheduler`) and its workers, check the address, or "
                                "leave out --scheduler to grade on this machine") from None
     else:
@@ -55,7 +54,7 @@ def connect(scheduler: str | None = None, workers: int | None = None) -> Iterato
         client = Client(cluster)
     try:
         if scheduler:
-            _wait_for_workers(client, scheduler)
+            _wait_for_workers(client, scheduler, limits.no_worker_seconds)
         yield client
     finally:
         client.close()
@@ -63,11 +62,11 @@ def connect(scheduler: str | None = None, workers: int | None = None) -> Iterato
             cluster.close()
 
 
-def _wait_for_workers(client, scheduler: str) -> None:
+def _wait_for_workers(client, scheduler: str, seconds: float) -> None:
     try:
-        client.wait_for_workers(1, timeout=WORKERS_SECONDS)
+        client.wait_for_workers(1, timeout=seconds)
     except TimeoutError:
-        raise GradingError(f"the Dask scheduler at {scheduler} has had no worker for {WORKERS_SECONDS} s: start "
+        raise GradingError(f"the Dask scheduler at {scheduler} has had no worker for {seconds:g} s: start "
                            f"workers with the course's environment (`dask worker {scheduler}`)") from None
 
 

@@ -28,7 +28,8 @@ KERNEL_NAME = "course-grader-sandbox"
 
 @dataclass(frozen=True)
 class Limits:
-    """What one notebook may use when graded: every time and memory limit of the grader, in one place.
+    """What one notebook may use when graded, and how long to wait for a cluster: every time and memory
+    limit of the grader, in one place.
 
     The CLI's defaults, the executor's (:class:`~course_grader.execute.GuardedExecute`) and the
     batch's time limit per job all come from here. Wall-clock limits are enforced by the executor; the
@@ -45,6 +46,8 @@ class Limits:
     timeout_factor: float = 10.0    # a calibrated cell may take this many times the solution's time
     min_cell_seconds: float = 10.0  # ... but never less than this
     job_margin_seconds: float = 180.0  # kernel start-up and nbgrader's own work, per grading job
+    connect_seconds: float = 5.0    # to reach a Dask scheduler (--scheduler) before giving up
+    no_worker_seconds: float = 60.0  # a scheduler may have no worker this long before the batch gives up
 
     def job_seconds(self, notebooks: int) -> float:
         """How long one grading job (a student's lesson of ``notebooks`` notebooks) may run before it is killed."""
