@@ -3,7 +3,10 @@
 The instructor's pipeline (``finetune-course grade STEP`` or ``python -m course_grader STEP``):
 
 - :mod:`.course`: the course's folders, from its nbgrader config;
-- :mod:`.workflow`: release, collect, feedback, CSV export;
+- :mod:`.workflow`: release and feedback, and the entry points of :mod:`.collect` (folders and
+  learning platforms' zips, through nbgrader's zip_collect plugins in :mod:`.platforms`) and
+  :mod:`.export` (nbgrader ExportPlugins: the CSV, and Canvas and Moodle gradebook imports in
+  :mod:`.gradebooks`); :mod:`.late`: a late-penalty policy, nbgrader's LateSubmissionPlugin;
 - :mod:`.batch`: a batch of submissions: :mod:`.checks` before anything runs, self-contained
   :mod:`.jobs` run on Dask (:mod:`.cluster`: this machine's cores or a cluster), the serial
   :mod:`.merge` into the gradebook and the reports; :mod:`.calibrate`: per-cell time limits;
@@ -11,7 +14,7 @@ The instructor's pipeline (``finetune-course grade STEP`` or ``python -m course_
 - :mod:`.execute`: nbgrader's Execute step with time limits, crash handling, an output cap and
   tampering checks; :mod:`.guard`: those checks;
 - :mod:`.sandbox`: the bubblewrap kernel spec and every limit (:class:`~.sandbox.Limits`);
-- :mod:`.simulate`: simulated students for tests and benchmarks.
+- :mod:`.simulate`: simulated students for tests and benchmarks; :mod:`.slurm`: workers as Slurm jobs.
 
 Imports nothing from the course it grades; not part of the student bundle.
 """

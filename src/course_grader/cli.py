@@ -32,7 +32,8 @@ def add_arguments(parser: argparse.ArgumentParser, extra_steps: dict[str, Step] 
     steps.add_parser("release", help="generate every lesson's student version and record it in the gradebook")
     collect = steps.add_parser("collect", help="import submissions from a folder or a zip")
     collect.add_argument("source", help="folder or zip of STUDENT/LESSON/*.ipynb, or a platform's export")
-    collect.add_argument("--lms", choices=["canvas", "moodle"], help="the export's platform (flat file names)")
+    collect.add_argument("--lms", choices=["canvas", "moodle"],
+                         help="the platform whose \"download all submissions\" export of one lesson this is")
     collect.add_argument("--lesson", help="the lesson a platform's export holds")
     auto = steps.add_parser("autograde", help="grade submissions in parallel, sandboxed, into the gradebook")
     auto.add_argument("--student", action="append", help="only this student (repeatable)")
@@ -55,8 +56,12 @@ def add_arguments(parser: argparse.ArgumentParser, extra_steps: dict[str, Step] 
                                 "never a hidden test")
     feedback.add_argument("--no-explanations", action="store_true",
                           help="leave out the explanation of each quiz answer (for a quiz you reuse next term)")
-    export = steps.add_parser("export", help="grades as CSV: one row per student and lesson")
-    export.add_argument("--out", default=None, help="CSV path (default: grader/exports/grades.csv)")
+    export = steps.add_parser("export", help="grades as CSV: one row per student and lesson (raw score, late "
+                              "penalty, score...), or a Canvas or Moodle gradebook import with a column per lesson")
+    export.add_argument("--format", choices=["csv", "canvas", "moodle"], default="csv",
+                        help="csv: grades.csv; canvas: canvas_grades.csv; moodle: moodle_grades.csv (default: csv)")
+    export.add_argument("--lesson", action="append", help="only this lesson (repeatable; default: every released one)")
+    export.add_argument("--out", default=None, help="file to write (default: grader/exports/ and the format's name)")
     for name, step in (extra_steps or {}).items():
         step.add_arguments(steps.add_parser(name, help=step.help))
 
@@ -97,7 +102,7 @@ def run(args: argparse.Namespace, extra_steps: dict[str, Step] | None = None, pr
             print(f"{len(files)} feedback files under {course.feedback}; one zip per student in "
                   f"{course.grader / 'exports' / 'feedback'}")
         elif args.step == "export":
-            print(workflow.export_csv(course, args.out))
+            print(workflow.export_csv(course, args.out, format=args.format, lessons=args.lesson))
     except (GradingError, sandbox.SandboxUnavailable) as error:
         print(f"{prog} {args.step}: {error}", file=sys.stderr)
         return 2
