@@ -455,3 +455,16 @@ def test_stock_nbgrader_zip_collect_reads_a_canvas_export_with_our_collector(rel
     assert done.returncode == 0, done.stderr[-3000:]
     assert sorted(p.relative_to(course.submitted).as_posix() for p in course.submitted.glob("*/*/*.ipynb")) == \
         [f"doejane/{fx.LESSON}/fixture.ipynb", f"smithbob/{fx.LESSON}/fixture.ipynb"]
+
+
+def test_without_the_grader_grade_says_it_is_not_in_the_student_bundle(tmp_path):
+    blocker = tmp_path / "course_grader" / "__init__.py"  # the student bundle has no src/course_grader
+    blocker.parent.mkdir()
+    blocker.write_text("raise ImportError('No module named course_grader')\n")
+    env = {"PYTHONPATH": str(tmp_path), "PATH": str(BIN), "HOME": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-m", "finetune_course", "grade", "autograde", "--jobs", "2"], env=env,
+                          capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 2 and "the grading tools are not part of the student bundle" in done.stderr
+    helped = subprocess.run([sys.executable, "-m", "finetune_course", "--help"], env=env, capture_output=True,
+                            text=True, cwd=tmp_path)
+    assert helped.returncode == 0 and "grade" in helped.stdout, helped.stderr[-2000:]
