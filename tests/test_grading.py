@@ -103,32 +103,11 @@ def test_bad_submissions_say_why_and_good_ones_say_nothing(fixture_class):
     assert len(nbformat.writes(autograded)) < 2_000_000, "huge output went into the autograded notebook"
 
 
-EXPECTED_CSV = """\
-student_id,lesson,raw_score,late_penalty,score,max_score,seconds_late,status,reasons,failed_tests
-blank,fixture,0,0,0,5,0,ok,,test_square (NotImplementedError) | test_mean (NotImplementedError) | test_answer (NameError: name 'answer' is not defined)
-changed_cell_type,fixture,3,0,3,5,0,flagged,fixture.ipynb: cell test_mean was changed from code to markdown; the original was restored for grading,test_mean (AssertionError)
-deleted_test,fixture,4,0,4,5,0,flagged,fixture.ipynb: cell test_answer was deleted; the test was put back for grading,test_answer (AssertionError)
-duplicate_id,fixture,5,0,5,5,0,flagged,fixture.ipynb: cell test_square appears 2 times (a copied cell); only the first counts,
-edited_test,fixture,3,0,3,5,0,flagged,fixture.ipynb: test cell test_square was edited; the original was restored for grading,test_square (AssertionError)
-empty,fixture,0,0,0,5,0,rejected,fixture.ipynb: the file is empty,test_square | test_mean | test_answer
-escape,fixture,5,0,5,5,0,ok,,
-good,fixture,5,0,5,5,0,ok,,
-huge_output,fixture,5,0,5,5,0,flagged,"square: output over 1,048,576 characters was dropped",
-infinite_loop,fixture,3,0,3,5,0,flagged,square: interrupted after 10 s,test_square (NameError: name 'square' is not defined)
-invalid_json,fixture,0,0,0,5,0,rejected,fixture.ipynb: not valid JSON (Unterminated string starting at: line 1 column 1 (char 0)); the file may have been cut short or edited outside Jupyter,test_square | test_mean | test_answer
-kernel_crash,fixture,2,0,2,5,0,flagged,"mean: the kernel died while running this cell (it exited, or ran out of memory or CPU time)",test_mean (NotRun: the kernel died in cell mean) | test_answer (NotRun: the kernel died in cell mean)
-late,fixture,5,0,5,5,3600,late,,
-memory_blowup,fixture,3,0,3,5,0,flagged,mean: MemoryError (a memory or recursion limit was hit),test_mean (NameError: name 'mean' is not defined)
-monkeypatch,fixture,2,0,2,5,0,flagged,"test_mean: your code replaced math.isclose, which the tests use to check your work (before this test ran), so the test could not be trusted and earns no points | test_answer: your code replaced math.isclose, which the tests use to check your work (before this test ran), so the test could not be trusted and earns no points","test_mean (TamperingDetected: your code replaced math.isclose, which the tests use to check your work (before this test ran), so the test could not be trusted and earns no points) | test_answer (TamperingDetected: your code replaced math.isclose, which the tests use to check your work (before this test ran), so the test could not be trusted and earns no points)"
-rebinds_name,fixture,3,0,3,5,0,flagged,"test_mean: your code gave the name statistics to something else, but the lesson imported statistics and the tests use it (give your own variables other names) (before this test ran), so the test could not be trusted and earns no points","test_mean (TamperingDetected: your code gave the name statistics to something else, but the lesson imported statistics and the tests use it (give your own variables other names) (before this test ran), so the test could not be trusted and earns no points)"
-wrong_answer,fixture,4,0,4,5,0,ok,,test_answer (AssertionError)
-wrong_name,fixture,0,0,0,5,0,rejected,fixture.ipynb is missing from the submission; found answers.ipynb (submit the notebook under the name it was released with),test_square | test_mean | test_answer
-"""
 
 
 def test_the_batch_exports_the_expected_csv(fixture_class, tmp_path):
     course, _ = fixture_class
-    assert workflow.export_csv(course, tmp_path / "grades.csv").read_text() == EXPECTED_CSV
+    assert workflow.export_csv(course, tmp_path / "grades.csv").read_text() == fx.EXPECTED_CSV
 
 
 def test_regrading_changes_nothing_and_touches_only_the_regraded_student(fixture_class):

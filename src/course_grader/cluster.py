@@ -47,7 +47,9 @@ def connect(scheduler: str | None = None, workers: int | None = None, limits: Li
                                f"({error}). Start it (`dask scheduler`) and its workers, check the address, or "
                                "leave out --scheduler to grade on this machine") from None
     else:
-        with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES}):
+        # A worker's only work is waiting for its job's process: its profiler would take a third of its CPU.
+        with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES,
+                              "distributed.worker.profile.enabled": False}):
             cluster = LocalCluster(n_workers=workers or local_cores(), threads_per_worker=1, processes=True,
                                    memory_limit=0, dashboard_address=":0", host="127.0.0.1",
                                    silence_logs=logging.ERROR)

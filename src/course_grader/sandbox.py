@@ -141,7 +141,8 @@ def kernel_env(job: Path, limits: Limits) -> dict[str, str]:
     home = job / "kernel" / "home"
     threads = str(limits.threads)
     return {"HOME": str(home), "IPYTHONDIR": str(home / ".ipython"), "MPLCONFIGDIR": str(home / "matplotlib"),
-            "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads, "TQDM_DISABLE": "1",
+            "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads, "OPENBLAS_NUM_THREADS": threads,
+            "TQDM_DISABLE": "1",
             "PYTHONDONTWRITEBYTECODE": "1"}
 
 
