@@ -22,7 +22,7 @@ from pathlib import Path
 import dask
 import nbformat
 import pytest
-from distributed import Client, LocalCluster
+from distributed import Client
 
 sys.path.insert(0, str(Path(__file__).parent))
 import grading_fixture as fx  # noqa: E402
@@ -64,10 +64,8 @@ def local_csv(course):
 @pytest.fixture()
 def other_cluster():
     """A cluster of its own, reached over loopback by its scheduler's address, as an instructor's cluster is."""
-    with dask.config.set({"distributed.scheduler.allowed-failures": cluster.ALLOWED_FAILURES}):
-        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", memory_limit=0,
-                          dashboard_address=None) as remote, Client(remote) as client:
-            yield remote.scheduler_address, client
+    with cluster.local_cluster(2) as remote, Client(remote) as client:
+        yield remote.scheduler_address, client
 
 
 def test_jobs_carry_their_data_so_workers_need_no_shared_file_system(course):
@@ -166,7 +164,7 @@ def test_the_readmes_slurm_job_script_is_the_one_rendered(capsys):
 
 
 def test_a_scheduler_without_workers_is_an_error_not_a_wait(course):
-    with LocalCluster(n_workers=0, processes=True, host="127.0.0.1", dashboard_address=":0") as empty:
+    with cluster.local_cluster(0) as empty:
         with pytest.raises(GradingError, match=r"has had no worker for 2 s: start workers"):
             batch.autograde(course, limits=replace(LIMITS, no_worker_seconds=2), progress=lambda line: None,
                             scheduler=empty.scheduler_address)
@@ -175,11 +173,16 @@ def test_a_scheduler_without_workers_is_an_error_not_a_wait(course):
 def test_a_job_runs_without_the_environment_dask_sets_for_its_own_workers(monkeypatch):
     from course_grader import runner
 
+    before = os.environ.get("OMP_NUM_THREADS")
     # A Dask nanny gives its workers MALLOC_TRIM_THRESHOLD_=65536 and one thread for numpy's libraries;
     # inherited by a kernel, the first made every grading job 1.5 to 2 times as long.
     for key, value in dask.config.get("distributed.nanny.pre-spawn-environ").items():
         monkeypatch.setenv(key, str(value))
     monkeypatch.setenv("SOMETHING_ELSE", "kept")
     env = runner._job_environ()
+    monkeypatch.undo()
+    with cluster.local_cluster(1) as local, Client(local) as client:  # and starting one leaves ours alone
+        assert set(client.run(lambda: os.environ.get("MALLOC_TRIM_THRESHOLD_")).values()) == {None}
+    assert "MALLOC_TRIM_THRESHOLD_" not in os.environ and os.environ.get("OMP_NUM_THREADS") == before
     assert "MALLOC_TRIM_THRESHOLD_" not in env and "OMP_NUM_THREADS" not in env and env["SOMETHING_ELSE"] == "kept"
     assert sandbox.kernel_env(Path("/job"), replace(LIMITS, threads=3))["OMP_NUM_THREADS"] == "3"

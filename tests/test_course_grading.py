@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 import wrong_answers  # noqa: E402
 
 from course_grader import batch, simulate, workflow  # noqa: E402
+from course_grader.merge import Report  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 CLASS = ("ada", "blank", "bo")
@@ -170,8 +171,8 @@ def test_fill_puts_each_answer_into_its_blank_at_the_blanks_indentation():
 def test_the_suite_reports_a_wrong_answer_that_earned_points_and_a_collateral_loss():
     planned = [wrong_answers.Submission("variants0", "x", {"a": simulate.wrong("a", "w"), "b": simulate.right("b", "r")},
                                         {"test_a": 0.0, "test_b": 2.0, "test_c": 1.0})]
-    reports = [{"student": "variants0", "lesson": "x", "cells": {
-        "test_a": {"score": 2.0}, "test_b": {"score": 2.0}, "test_c": {"score": 0.0, "error": "NameError: y"}}}]
+    reports = [Report("variants0", "x", "flagged", 4.0, 5.0, cells={
+        "test_a": {"score": 2.0}, "test_b": {"score": 2.0}, "test_c": {"score": 0.0, "error": "NameError: y"}})]
     rows = wrong_answers.verdicts(planned, reports)
     assert [(r["test"], r["kind"], r["ok"]) for r in rows] == [
         ("test_a", "wrong", False), ("test_b", "right", True), ("test_c", "collateral", False)]

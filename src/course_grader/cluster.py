@@ -35,8 +35,7 @@ def local_cores() -> int:
 @contextmanager
 def connect(scheduler: str | None = None, workers: int | None = None, limits: Limits = Limits()) -> Iterator:
     """A Dask client: to ``scheduler``, or to a local cluster of ``workers`` processes (default: one per core)."""
-    import dask
-    from distributed import Client, LocalCluster
+    from distributed import Client
 
     cluster = None
     if scheduler:
@@ -47,12 +46,7 @@ def connect(scheduler: str | None = None, workers: int | None = None, limits: Li
                                f"({error}). Start it (`dask scheduler`) and its workers, check the address, or "
                                "leave out --scheduler to grade on this machine") from None
     else:
-        # A worker's only work is waiting for its job's process: its profiler would take a third of its CPU.
-        with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES,
-                              "distributed.worker.profile.enabled": False}):
-            cluster = LocalCluster(n_workers=workers or local_cores(), threads_per_worker=1, processes=True,
-                                   memory_limit=0, dashboard_address=":0", host="127.0.0.1",
-                                   silence_logs=logging.ERROR)
+        cluster = local_cluster(workers or local_cores())
         client = Client(cluster)
     try:
         if scheduler:
@@ -62,6 +56,30 @@ def connect(scheduler: str | None = None, workers: int | None = None, limits: Li
         client.close()
         if cluster is not None:
             cluster.close()
+
+
+def local_cluster(workers: int):
+    """A LocalCluster of ``workers`` one-threaded processes on loopback, for grading jobs.
+
+    Dask's nanny puts ``distributed.nanny.pre-spawn-environ`` (MALLOC_TRIM_THRESHOLD_, one OMP/MKL
+    thread) into the environment of the process that starts it, for good: here that would be the
+    instructor's process (a notebook, a test session) and every kernel it starts later. So none is
+    set, and the environment is put back as it was.
+    """
+    import dask
+    from distributed import LocalCluster
+
+    before = dict(os.environ)
+    none = {key: None for key in dask.config.get("distributed.nanny.pre-spawn-environ", {}) or {}}
+    # A worker's only work is waiting for its job's process: its profiler would take a third of its CPU.
+    with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES,
+                          "distributed.worker.profile.enabled": False,
+                          "distributed.nanny.pre-spawn-environ": none}):
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, memory_limit=0,
+                               dashboard_address=":0", host="127.0.0.1", silence_logs=logging.ERROR)
+    os.environ.clear()
+    os.environ.update(before)
+    return cluster
 
 
 def _wait_for_workers(client, scheduler: str, seconds: float) -> None:
