@@ -23,13 +23,9 @@ from contextlib import contextmanager
 from course_grader.course import GradingError
 from course_grader.sandbox import Limits
 from course_grader.jobs import CourseData, Job, JobResult
-from course_grader.runner import kill_running, run_job
+from course_grader.runner import kill_running, local_cores, run_job  # noqa: F401 (local_cores: batch uses it)
 
 ALLOWED_FAILURES = 1  # a job is rerun once after its worker dies; the second death fails it
-
-
-def local_cores() -> int:
-    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
 
 
 @contextmanager

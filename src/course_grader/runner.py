@@ -67,9 +67,14 @@ def _write(course: CourseData, job: Job, folder: Path) -> None:
         indent=1))
 
 
+def local_cores() -> int:
+    """The cores this process may run on."""
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+
+
 def _threads_here() -> int:
     """Cores per grading slot on this worker, for a job that did not say (a remote worker)."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    cores = local_cores()
     try:
         from distributed import get_worker
 
