@@ -8,9 +8,15 @@ and adds what a batch of student notebooks needs:
   limit is spent the remaining cells are not run and earn nothing;
 - a kernel that dies (``os._exit``, out of memory, CPU limit) or ignores interrupts ends the
   run: the cells before it keep their results, the rest are marked "not run";
-- output kept per cell is capped, so a print loop cannot fill the grader's memory or the
-  feedback file;
-- the tampering checks of :mod:`course_grader.guard` around every test cell.
+- output kept per cell is capped, every kind of output counted (text, data, metadata, errors), so
+  a print loop cannot fill the grader's memory or the feedback file;
+- test cells are not sent to the kernel: the kernel compiled them when it started, from a file
+  student code never sees (:mod:`course_grader.kernel`), and the grader sends only
+  ``sys.audit("course_grader.test", ID)``, outside the input history. A test earns its points
+  only when the kernel's warden writes that test's secret to the verdicts file: nothing the
+  notebook prints, replies or raises can stand in for it;
+- a :class:`~course_grader.sandbox.Watchdog` holds the whole submission to its memory, process,
+  CPU and disk limits.
 
 Every event (with the cell it happened in) goes to a JSON file, ``report_file``, that the
 batch turns into the reasons an instructor reads.
@@ -20,6 +26,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import secrets
+from pathlib import Path
 from time import monotonic
 
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
@@ -29,7 +38,11 @@ from nbgrader.preprocessors import Execute
 from traitlets import Dict, Float, Integer, List, Unicode
 
 from course_grader import guard
+from course_grader import sandbox
 from course_grader.sandbox import Limits
+
+TEST_CODE = '__import__("sys").audit("course_grader.test", {tid!r})'
+READY_CODE = '__import__("sys").audit("course_grader.ready")'
 
 
 def cell_key(cell) -> str:
@@ -58,6 +71,14 @@ class GuardedExecute(Execute):
     course_modules = List(Unicode(), help="The course's own modules whose functions tests call (watched for "
                           "tampering, as numpy and torch are).").tag(config=True)
     report_file = Unicode("", help="Where to write the JSON record of events and cell times.").tag(config=True)
+    secrets_file = Unicode("", help="Where to write the notebook's test cells for the kernel (sandbox.secrets_file).") \
+        .tag(config=True)
+    verdicts_file = Unicode("", help="Where the kernel's warden writes each test's verdict (sandbox.verdicts_file).") \
+        .tag(config=True)
+    watch = Dict(help="Limits (as a dict) the Watchdog holds the whole submission to; empty: no watchdog.") \
+        .tag(config=True)
+    watch_folders = List(Unicode(), help="The kernel's folders inside the sandbox, whose size the Watchdog checks.") \
+        .tag(config=True)
 
     # -- time limits -------------------------------------------------------------------------
     def cell_limit(self, cell) -> float:
@@ -83,23 +104,82 @@ class GuardedExecute(Execute):
         self._events: list[dict] = []
         self._times: dict[str, float] = {}
         self._stopped: str | None = None
-        self._baseline: dict | None = None
         self._deadline = monotonic() + self.notebook_timeout
         self._output_sizes: dict[int, int] = {}
         self._truncated: dict[int, bool] = {}
+        self._watchdog = None
         notebook_id = (resources or {}).get("nbgrader", {}).get("notebook", "")
         self._names = self.guard_names.get(notebook_id, {})
+        self._tests = self._write_secrets()
         try:
             with self.setup_kernel():
                 info = self.wait_for_reply(self.kc.kernel_info())
                 self.nb.metadata["language_info"] = info["content"]["language_info"]
-                self._baseline = self._fingerprint({}, import_modules=True)
+                Path(self.secrets_file).unlink(missing_ok=True)
+                self._start_watchdog()
+                self.wait_for_reply(self.kc.execute(READY_CODE, silent=True, store_history=False))
                 for index, cell in enumerate(self.nb.cells):
                     self.preprocess_cell(cell, resources, index)
         finally:
+            if self._watchdog is not None:
+                self._watchdog.stop()
+            Path(self.secrets_file).unlink(missing_ok=True) if self.secrets_file else None
             self._write_report()
         self.set_widgets_metadata()
         return self.nb, self.resources
+
+    # -- the tests, for the kernel ---------------------------------------------------------------
+    def _write_secrets(self) -> dict[int, tuple[str, str]]:
+        """Give each test cell an id and a secret, and write them with the cells' sources for the kernel."""
+        from course_grader import guard
+
+        tests, specs, bound = {}, {}, set()
+        for index, cell in enumerate(self.nb.cells):
+            if cell.cell_type != "code":
+                continue
+            if utils.is_grade(cell) and not utils.is_solution(cell):
+                tid, token = secrets.token_hex(8), secrets.token_hex(16)
+                tests[index] = (tid, token)
+                specs[tid] = {"source": cell.source, "token": token, "cell": cell_key(cell)}
+            else:
+                bound |= guard.bound_names(cell.source)
+        if self.secrets_file:
+            watched = guard.WATCHED_MODULES + list(self.course_modules)
+            path = Path(self.secrets_file)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
+                json.dump({"preload": watched, "watched": watched, "imported": self._names,
+                           "notebook_names": sorted(bound), "tests": specs}, f)
+        if self.verdicts_file:
+            Path(self.verdicts_file).write_text("")
+        return tests
+
+    def _start_watchdog(self) -> None:
+        process = getattr(getattr(self.km, "provisioner", None), "process", None)
+        if self.watch and process is not None:
+            self._watchdog = sandbox.Watchdog(process.pid, Limits(**self.watch),
+                                              [Path(p) for p in self.watch_folders]).start()
+
+    def _verdict(self, tid: str, token: str) -> tuple[bool, dict | None]:
+        """(passed, the failure the warden reported) for one test; passed only with the test's secret."""
+        failure = None
+        try:
+            lines = Path(self.verdicts_file).read_text(errors="replace").splitlines()
+        except OSError:
+            lines = []
+        for line in lines[-10000:]:
+            kind, _, rest = line.partition(" ")
+            line_tid, _, payload = rest.partition(" ")
+            if line_tid != tid:
+                continue
+            if kind == "pass" and payload == token:
+                return True, None
+            if kind == "fail" and failure is None:
+                try:
+                    failure = json.loads(payload)
+                except ValueError:
+                    pass
+        return False, failure
 
     def preprocess_cell(self, cell, resources, index):
         if cell.cell_type != "code" or not cell.source.strip():
@@ -111,16 +191,18 @@ class GuardedExecute(Execute):
             cell.outputs = [_error("NotRun", self._stopped)]
             cell.execution_count = None
             return cell, self.resources
-        is_test = utils.is_grade(cell) and not utils.is_solution(cell)
-        names = {n: t for n, t in self._names.items() if n in guard.names_used(cell.source)} if is_test else {}
-        if is_test and self._tampered(key, cell, names, "before"):
-            return cell, self.resources
+        is_test = index in self._tests
         start = monotonic()
         limit = self._get_timeout(cell)
+        source = cell.source
+        if is_test:  # the kernel compiled the test when it started; this only tells it to run it
+            cell.source = TEST_CODE.format(tid=self._tests[index][0])
         try:
-            cell = self.execute_cell(cell, index, store_history=True)
+            self.execute_cell(cell, index, store_history=not is_test)
         except DeadKernelError:
             detail = "the kernel died while running this cell (it exited, or ran out of memory or CPU time)"
+            if self._watchdog is not None and self._watchdog.violation:
+                detail = self._watchdog.violation
             cell.outputs.append(_error("DeadKernelError", detail))
             self._stop(key, "crash", detail, f"the kernel died in cell {key}")
             return cell, self.resources
@@ -130,6 +212,7 @@ class GuardedExecute(Execute):
             self._stop(key, "timeout", detail, f"the kernel stopped responding in cell {key}")
             return cell, self.resources
         finally:
+            cell.source = source
             self._times[key] = round(monotonic() - start, 3)
         for output in cell.outputs:
             if output.get("ename") in ("MemoryError", "RecursionError"):
@@ -142,53 +225,53 @@ class GuardedExecute(Execute):
             self._events.append({"cell": key, "kind": "output", "detail": "output over "
                                  f"{self.output_limit:,} characters was dropped"})
         if is_test:
-            self._tampered(key, cell, names, "after")
+            self._judge(key, cell, *self._tests[index])
         return cell, self.resources
+
+    def _judge(self, key: str, cell, tid: str, token: str) -> None:
+        """Make the test cell's outputs say what the warden's verdict says: nbgrader scores a cell by its errors."""
+        passed, failure = self._verdict(tid, token)
+        errors = [o for o in cell.outputs if o.get("output_type") == "error"]
+        if passed:
+            cell.outputs = [o for o in cell.outputs if o.get("output_type") != "error"]
+            return
+        if failure is not None:
+            ename, evalue = str(failure.get("ename", "Error"))[:200], str(failure.get("evalue", ""))[:2000]
+            line = failure.get("line")
+            error = _error(ename, evalue)
+            if isinstance(line, int):
+                error.traceback = [f"Cell In[{cell.execution_count or ''}], line {line}", *error.traceback]
+            cell.outputs = [o for o in cell.outputs if o.get("output_type") != "error"] + [error]
+            if ename == "TamperingDetected":
+                self._events.append({"cell": key, "kind": "tampering", "detail": evalue})
+            return
+        detail = ("the grader received no verdict from this test: it did not run to its end (the notebook's code "
+                  "stopped it or replaced what runs it, or the kernel failed), so it earns no points")
+        if not errors:
+            cell.outputs.append(_error("TestNotConfirmed", detail))
+        self._events.append({"cell": key, "kind": "unconfirmed", "detail": detail})
 
     def _stop(self, key: str, kind: str, detail: str, later: str | None = None) -> None:
         """Run no more cells: ``detail`` says what happened here, ``later`` what later cells show."""
         self._stopped = later or detail
         self._events.append({"cell": key, "kind": kind, "detail": detail})
 
-    # -- tampering ---------------------------------------------------------------------------
-    def _fingerprint(self, names: dict, import_modules: bool) -> dict | None:
-        expression = guard.fingerprint_expression(names, import_modules, self.course_modules)
-        msg_id = self.kc.execute("", silent=True, store_history=False, user_expressions={"f": expression})
-        reply = self.wait_for_reply(msg_id)
-        if reply is None:
-            return None
-        try:
-            return guard.parse_fingerprint(reply["content"]["user_expressions"]["f"])
-        except (KeyError, ValueError) as error:
-            return {"error": str(error)}
-
-    def _tampered(self, key: str, cell, names: dict, when: str) -> bool:
-        if self._baseline is None or "error" in self._baseline:
-            return False
-        now = self._fingerprint(names, import_modules=False)
-        if now is None:
-            return False  # the kernel is busy or gone: the cell's own run will show it
-        problems = [now["error"]] if "error" in now else guard.tampering(self._baseline, now)
-        if not problems:
-            return False
-        message = (f"{'; '.join(problems)} ({when} this test ran), so the test could not be trusted and earns no "
-                   "points")
-        if when == "before":
-            cell.outputs = []
-            cell.execution_count = None
-        cell.outputs.append(_error("TamperingDetected", message))
-        self._events.append({"cell": key, "kind": "tampering", "detail": message})
-        return True
-
     # -- output ------------------------------------------------------------------------------
     def output(self, outs, msg, display_id, cell_index):
+        """Keep a cell's output up to ``output_limit`` characters, counting all of it: text, data, metadata, errors."""
         sizes, truncated = self._output_sizes, self._truncated
         content = msg.get("content", {})
-        size = len(content.get("text", "")) + sum(len(str(v)) for v in content.get("data", {}).values()) \
-            + sum(len(line) for line in content.get("traceback", []))
+        try:
+            size = len(json.dumps(content, default=str))
+        except (TypeError, ValueError):
+            size = self.output_limit + 1
         sizes[cell_index] = sizes.get(cell_index, 0) + size
-        if sizes[cell_index] > self.output_limit and msg["msg_type"] in ("stream", "display_data",
-                                                                           "execute_result", "update_display_data"):
+        if sizes[cell_index] > self.output_limit:
+            if msg["msg_type"] == "error":  # keep that it failed, not what it said
+                return super().output(outs, {**msg, "content": {
+                    "ename": str(content.get("ename", "Error"))[:200], "evalue": str(content.get("evalue", ""))[:2000],
+                    "traceback": [str(line)[:2000] for line in content.get("traceback", [])[-3:]]}}, display_id,
+                    cell_index)
             if not truncated.get(cell_index):
                 truncated[cell_index] = True
                 note = NotebookNode(output_type="stream", name="stderr",

@@ -124,14 +124,12 @@ def _job_environ() -> dict[str, str]:
 
 
 def _read_autograded(folder: Path, ignore: list[str]) -> dict[str, bytes]:
-    """The autograded notebooks and the lesson's files; not what the notebook wrote that the course ignores
-    (CourseDirectory.ignore: a lesson's saved model or pictures)."""
-    from nbgrader.utils import find_all_files
-
+    """The autograded notebooks (and the submission's time): nothing else comes back from a job. The kernel
+    wrote into a tmpfs of its own, so the folder holds only what nbgrader wrote; regular files only."""
     if not folder.is_dir():
         return {}
-    return {Path(p).relative_to(folder).as_posix(): Path(p).read_bytes()
-            for p in sorted(find_all_files(str(folder), ignore))}
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())
+            if (p.suffix == ".ipynb" or p.name == "timestamp.txt") and p.is_file() and not p.is_symlink()}
 
 
 def kill_running() -> None:

@@ -1,13 +1,23 @@
 """The kernel that runs student code when grading: ipykernel under bubblewrap, with limits.
 
-Each grading job gets a kernel spec of its own whose argv runs ipykernel inside ``bwrap``:
+Each grading job gets a kernel spec of its own whose argv runs :mod:`course_grader.kernel` inside
+``bwrap``. The sandbox is built from an allowlist, not by hiding things:
 
-- the whole file system read-only, with the course's source, grader and submission folders
-  hidden behind empty tmpfs mounts, a private ``/tmp`` and ``/dev``, and only the job's own
-  folder (the student's autograded copy, the kernel's sockets) writable;
-- no network (``--unshare-net``), so the kernel talks to nbgrader over IPC sockets in the job
-  folder, not TCP loopback; no new pid namespace (ipykernel would think its parent had exited);
-- ``prlimit`` caps address space (memory), CPU seconds and file size.
+- a new, empty root holding read-only only what Python needs (``/usr``, ``/etc``, the Python
+  installation, its site-packages and the course's helper package), so the course's solutions,
+  gradebook and submissions are not there to be found; the course folders are hidden as well,
+  should any lie under those paths;
+- the kernel's folder, ``/tmp`` and its home are size-limited ``tmpfs`` mounts that vanish with it:
+  nothing it writes comes back but the notebook, which the grader writes itself;
+- its own PID, network, IPC and UTS namespaces (``--unshare-pid``: nothing outside is visible or
+  can be signalled, and every process it starts dies with it), no ``/proc`` (only ``/proc/cpuinfo``);
+- run as root (``sudo make autograde``, CI), the kernel does not stay root: ``setpriv`` gives it a
+  user id of its own for this job (no account, no files, no groups), no capabilities and
+  ``no_new_privs``; run as a user, bubblewrap's user namespace gives the same (no capabilities,
+  ``no_new_privs``, no nested user namespaces);
+- ``prlimit`` caps each process (address space, CPU time, file size, and, as root, the number of
+  processes of the job's user); :class:`Watchdog` caps the whole submission: memory of all its
+  processes, their number, their CPU time and the size of its folders.
 
 Where bubblewrap is missing or cannot create namespaces, :func:`check_sandbox` says so and how
 to go on: install it (``apt-get install bubblewrap``) or grade without it (``--no-sandbox``).
@@ -36,9 +46,11 @@ class Limits:
     kernel's memory, CPU time and file size by ``prlimit`` in the sandbox.
     """
 
-    memory_mib: int = 6144          # address space of the kernel (torch alone maps ~2 GiB)
-    cpu_seconds: int = 900          # CPU time of the kernel, all threads together
+    memory_mib: int = 6144          # resident memory of the whole submission, and address space of each process
+    cpu_seconds: int = 900          # CPU time of the whole submission, all processes and threads together
     file_mib: int = 256             # largest file the kernel may write
+    disk_mib: int = 512             # the kernel's folder (its tmpfs); /tmp gets half of it, its home a quarter
+    processes: int = 512            # processes and threads of the whole submission
     threads: int = 1                # OMP/MKL threads per kernel (cores / parallel jobs)
     cell_seconds: float = 120.0     # longest any one cell may run; see execute.cell_limit
     notebook_seconds: float = 600.0  # the whole notebook, all cells
@@ -91,37 +103,111 @@ def ipc_folder(job: Path) -> Path:
     return Path("/tmp") / f"grading-ipc-{hashlib.sha1(str(job).encode()).hexdigest()[:16]}"
 
 
-def kernel_argv(job: Path, writable: Path, hidden: list[Path], limits: Limits, bwrap: str | None) -> list[str]:
-    """argv of the kernel for one job; ``{connection_file}`` is filled in by jupyter_client."""
-    python = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+SECRETS_INSIDE = "/run/grading/secrets.json"
+CONNECTION_INSIDE = "/run/grading/connection.json"
+VERDICTS_INSIDE = "/run/grading/verdicts"
+
+
+def secrets_file(job: Path) -> Path:
+    """Where the grader writes a notebook's test cells for the next kernel; the sandbox copies it in, then it is removed."""
+    return job / "kernel" / "secrets.json"
+
+
+def verdicts_file(job: Path) -> Path:
+    """Where the kernel's warden appends each test's verdict (see :mod:`course_grader.kernel`)."""
+    return job / "kernel" / "verdicts"
+
+
+def sandbox_uid() -> int:
+    """A user id of its own for one job's kernel when grading as root: no account has it, so it owns nothing."""
+    import pwd
+    import secrets
+
+    while True:
+        uid = 2_000_000_000 + secrets.randbelow(100_000_000)
+        try:
+            pwd.getpwuid(uid)
+        except KeyError:
+            return uid
+
+
+def kernel_argv(job: Path, writable: Path, hidden: list[Path], limits: Limits, bwrap: str | None,
+                files: dict[str, Path] | None = None, uid: int | None = None) -> list[str]:
+    """argv of the kernel for one job; ``{connection_file}`` is filled in by jupyter_client.
+
+    ``writable`` is the kernel's working folder (a tmpfs in the sandbox), ``files`` the lesson's other
+    files, bound read-only into it; ``uid`` the user id the kernel runs as when grading as root.
+    """
+    python = [sys.executable, "-m", "course_grader.kernel"]
     env = kernel_env(job, limits)
     limit = ["prlimit", f"--as={limits.memory_mib * 2**20}", f"--cpu={limits.cpu_seconds}",
-             f"--fsize={limits.file_mib * 2**20}", "--core=0", "--"]
+             f"--fsize={limits.file_mib * 2**20}", "--core=0", "--nofile=4096"]
+    # The test cells reach the kernel through file descriptor 9, which bwrap copies into the sandbox.
+    feed = ["sh", "-c", 'exec 9<"$1" 8<"$2"; shift 2; exec "$@"', "sh", str(secrets_file(job)), "{connection_file}"]
     if bwrap is None:
-        return ["env", "-u", "MPLBACKEND", *[f"{k}={v}" for k, v in env.items()], *limit, *python]
-    argv = [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
-    for path in _python_under_tmp():  # e.g. a clone in /tmp: its .venv and src/ must stay visible
+        verdicts = str(verdicts_file(job))
+        return [*feed, "sh", "-c", 'cp /dev/fd/9 "$1" && exec 9<&- && shift && exec "$@"', "sh",
+                str(job / "kernel" / "secrets.copy"), "env", "-u", "MPLBACKEND", "-u", "JPY_PARENT_PID",
+                *[f"{k}={v}" for k, v in env.items()], *limit, "--", *python, str(job / "kernel" / "secrets.copy"),
+                verdicts, "-f", "{connection_file}"]
+    argv = [bwrap, "--die-with-parent", "--new-session", "--unshare-pid", "--unshare-net", "--unshare-ipc",
+            "--unshare-uts", "--unshare-cgroup-try", "--hostname", "grading", "--clearenv"]
+    root = os.geteuid() == 0
+    if not root:
+        argv += ["--unshare-user", "--disable-userns"]
+    for path in ("/usr", "/etc"):
+        argv += ["--ro-bind", path, path]
+    for path in ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
+        if os.path.islink(path):
+            argv += ["--symlink", os.readlink(path), path]
+        elif os.path.isdir(path):
+            argv += ["--ro-bind", path, path]
+    argv += ["--dev", "/dev", "--ro-bind-try", "/proc/cpuinfo", "/proc/cpuinfo",
+             "--ro-bind-try", "/sys/devices/system/cpu", "/sys/devices/system/cpu"]
+    python_paths = _python_paths()
+    home = job / "kernel" / "home"
+    size = limits.disk_mib * 2**20
+    argv += ["--perms", "1777", "--size", str(size // 2), "--tmpfs", "/tmp"]
+    targets = [*python_paths, writable, home, Path(CONNECTION_INSIDE), ipc_folder(job)]
+    for folder in sorted({p for path in targets for p in path.parents if p != Path("/")}
+                         - {Path("/usr"), Path("/etc"), Path("/tmp")}):
+        if not any(folder == p or folder.is_relative_to(p) for p in python_paths):
+            argv += ["--perms", "0755", "--dir", str(folder)]
+    for path in python_paths:
         argv += ["--ro-bind", str(path), str(path)]
-    for path in hidden:
-        if path.exists():
+    for path in hidden:  # should any course folder lie under what is bound
+        if any(path.is_relative_to(p) for p in python_paths) and path.exists():
             argv += ["--tmpfs", str(path)]
-    ipc = [] if ipc_folder(job).is_relative_to(job) else ["--bind", str(ipc_folder(job)), str(ipc_folder(job))]
-    argv += ["--bind", str(job / "kernel"), str(job / "kernel"), *ipc, "--bind", str(writable), str(writable),
-             "--unshare-net", "--unshare-ipc", "--unshare-uts", "--hostname", "grading", "--die-with-parent",
-             "--chdir", str(writable), "--unsetenv", "MPLBACKEND"]
+    argv += ["--perms", "1777", "--size", str(size), "--tmpfs", str(writable),
+             "--perms", "1777", "--size", str(size // 4), "--tmpfs", str(home),
+             "--perms", "0777", "--tmpfs", "/run/grading", "--perms", "0644", "--file", "9", SECRETS_INSIDE,
+             "--perms", "0644", "--file", "8", CONNECTION_INSIDE,
+             "--bind", str(verdicts_file(job)), VERDICTS_INSIDE, "--bind", str(ipc_folder(job)), str(ipc_folder(job))]
+    matplotlib_cache = job / "kernel" / "matplotlib"
+    for font_list in sorted(matplotlib_cache.glob("fontlist-*.json")):
+        argv += ["--ro-bind", str(font_list), str(home / "matplotlib" / font_list.name)]
+    for name, path in sorted((files or {}).items()):
+        argv += ["--ro-bind", str(path), str(writable / name)]
+    argv += ["--chdir", str(writable)]
     for key, value in env.items():
         argv += ["--setenv", key, value]
-    return [*argv, "--", *limit, *python]
+    argv.append("--")
+    if root:
+        uid = uid if uid is not None else sandbox_uid()
+        argv += ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--inh-caps=-all",
+                 "--ambient-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"]
+        limit.append(f"--nproc={limits.processes}")
+    return [*feed, *argv, *limit, "--", *python, SECRETS_INSIDE, VERDICTS_INSIDE, "-f", CONNECTION_INSIDE]
 
 
-def _python_under_tmp() -> list[Path]:
-    """What the kernel's Python needs that lies under /tmp (hidden by the sandbox's own /tmp)."""
-    paths = {Path(sys.prefix), Path(sys.base_prefix), Path(sys.executable).resolve().parent,
-             Path(__file__).resolve().parent, *_editable_packages()}
+def _python_paths() -> list[Path]:
+    """What the kernel's Python needs, read-only: the installation, site-packages, editable packages, this package."""
+    paths = {Path(sys.prefix), Path(sys.base_prefix), Path(sys.exec_prefix), Path(sys.base_exec_prefix),
+             Path(sys.executable).resolve().parent.parent, Path(__file__).resolve().parent, *_editable_packages()}
     paths |= {Path(p).resolve() for p in sys.path if p and Path(p).is_dir() and Path(p).resolve() != Path.cwd()}
-    tmp = Path("/tmp")
-    under = sorted(p for p in paths if p != tmp and p.is_relative_to(tmp))
-    return [p for p in under if not any(p != q and p.is_relative_to(q) for q in under)]
+    paths = {p for p in paths if p != Path("/") and not any(p.is_relative_to(q) for q in (Path("/usr"), Path("/etc")))}
+    ordered = sorted(paths)
+    return [p for p in ordered if not any(p != q and p.is_relative_to(q) for q in ordered)]
 
 
 def _editable_packages() -> set[Path]:
@@ -140,23 +226,34 @@ def _editable_packages() -> set[Path]:
 def kernel_env(job: Path, limits: Limits) -> dict[str, str]:
     home = job / "kernel" / "home"
     threads = str(limits.threads)
-    return {"HOME": str(home), "IPYTHONDIR": str(home / ".ipython"), "MPLCONFIGDIR": str(home / "matplotlib"),
-            "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads, "OPENBLAS_NUM_THREADS": threads,
-            "TQDM_DISABLE": "1",
-            "PYTHONDONTWRITEBYTECODE": "1"}
+    env = {"HOME": str(home), "IPYTHONDIR": str(home / ".ipython"), "MPLCONFIGDIR": str(home / "matplotlib"),
+           "XDG_CACHE_HOME": str(home / ".cache"), "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads,
+           "OPENBLAS_NUM_THREADS": threads, "TQDM_DISABLE": "1", "PYTHONDONTWRITEBYTECODE": "1",
+           "PYTHONNOUSERSITE": "1", "PATH": os.pathsep.join([str(Path(sys.executable).parent), "/usr/bin", "/bin"]),
+           "LANG": "C.UTF-8"}
+    for key in ("PYTHONPATH", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):  # how this machine runs Python
+        if os.environ.get(key):
+            env[key] = os.environ[key]
+    return env
 
 
-def write_kernel_spec(job: Path, writable: Path, hidden: list[Path], limits: Limits, bwrap: str | None) -> Path:
+def write_kernel_spec(job: Path, writable: Path, hidden: list[Path], limits: Limits, bwrap: str | None,
+                      files: dict[str, Path] | None = None) -> Path:
     """A Jupyter data folder holding the job's kernel spec; put it first on JUPYTER_PATH."""
     data = job / "kernel" / "share"
     spec = data / "kernels" / KERNEL_NAME
     spec.mkdir(parents=True, exist_ok=True)
-    home = job / "kernel" / "home"
-    (home / "matplotlib").mkdir(parents=True, exist_ok=True)
-    _seed_matplotlib_cache(home / "matplotlib")
+    (job / "kernel" / "home").mkdir(parents=True, exist_ok=True)
+    (job / "kernel" / "matplotlib").mkdir(parents=True, exist_ok=True)
+    _seed_matplotlib_cache(job / "kernel" / "matplotlib")
     ipc_folder(job).mkdir(parents=True, exist_ok=True)
+    verdicts_file(job).touch()
+    uid = sandbox_uid() if bwrap and os.geteuid() == 0 else None
+    if uid is not None:  # the kernel's own user must create its sockets and write its verdicts
+        os.chown(ipc_folder(job), uid, uid)
+        os.chown(verdicts_file(job), uid, uid)
     (spec / "kernel.json").write_text(json.dumps({
-        "argv": kernel_argv(job, writable, hidden, limits, bwrap),
+        "argv": kernel_argv(job, writable, hidden, limits, bwrap, files, uid),
         "display_name": "Python 3 (grading sandbox)" if bwrap else "Python 3 (grading, no sandbox)",
         # A signal to the kernel's process group would reach bwrap, which dies of it and takes
         # the kernel with it; an interrupt_request message makes ipykernel signal only itself.
@@ -187,3 +284,111 @@ def grading_environ(data_dir: Path) -> dict[str, str]:
     env = dict(os.environ)
     env["JUPYTER_PATH"] = os.pathsep.join([str(data_dir), *filter(None, [env.get("JUPYTER_PATH")])])
     return env
+
+
+class Watchdog:
+    """Limits on a whole submission, not per process: every process the kernel started, together.
+
+    A thread of the grader polls the kernel's process tree (``/proc``, from outside the sandbox)
+    every ``interval`` seconds and kills all of it, bubblewrap's init first, when the tree holds more
+    resident memory than ``memory_mib``, more processes and threads than ``processes``, has used more
+    CPU time than ``cpu_seconds`` in all, or when the kernel's folders hold more than ``disk_mib``
+    (their tmpfs sizes enforce that too). ``violation`` then says what happened, for the report.
+    """
+
+    def __init__(self, pid: int, limits: Limits, folders: list[Path], interval: float = 0.25):
+        import threading
+
+        self.pid, self.limits, self.folders, self.interval = pid, limits, folders, interval
+        self.violation: str | None = None
+        self.peak_mib = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="grading-watchdog", daemon=True)
+        self._page = os.sysconf("SC_PAGE_SIZE")
+        self._tick = os.sysconf("SC_CLK_TCK")
+
+    def start(self) -> "Watchdog":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def tree(self) -> list[int]:
+        """The kernel's process and all its descendants, found through /proc's parent links."""
+        children: dict[int, list[int]] = {}
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    with open(f"/proc/{entry}/stat", "rb") as f:
+                        parent = int(f.read().rsplit(b")", 1)[1].split()[1])
+                except (OSError, IndexError, ValueError):
+                    continue
+                children.setdefault(parent, []).append(int(entry))
+        found, todo = [], [self.pid]
+        while todo:
+            pid = todo.pop()
+            found.append(pid)
+            todo.extend(children.get(pid, []))
+        return found
+
+    def measure(self, pids: list[int]) -> tuple[float, int, float]:
+        """(resident MiB, processes and threads, CPU seconds) of ``pids``."""
+        memory = tasks = cpu = 0
+        for pid in pids:
+            try:
+                with open(f"/proc/{pid}/stat", "rb") as f:
+                    fields = f.read().rsplit(b")", 1)[1].split()
+                with open(f"/proc/{pid}/statm", "rb") as f:
+                    memory += int(f.read().split()[1]) * self._page
+            except (OSError, IndexError, ValueError):
+                continue
+            tasks += int(fields[17])                                   # num_threads
+            cpu += sum(int(v) for v in fields[11:15])                  # utime stime cutime cstime
+        return memory / 2**20, tasks, cpu / self._tick
+
+    def disk_mib(self, pids: list[int]) -> float:
+        """What the kernel's folders hold, seen through a process inside the sandbox."""
+        for pid in pids[1:]:
+            total = 0
+            try:
+                for folder in self.folders:
+                    stat = os.statvfs(f"/proc/{pid}/root{folder}")
+                    total += (stat.f_blocks - stat.f_bfree) * stat.f_frsize
+                return total / 2**20
+            except OSError:
+                continue
+        return 0.0
+
+    def _run(self) -> None:
+        limits = self.limits
+        while not self._stop.wait(self.interval):
+            pids = self.tree()
+            if not os.path.exists(f"/proc/{self.pid}"):
+                return
+            memory, tasks, cpu = self.measure(pids)
+            self.peak_mib = max(self.peak_mib, memory)
+            if memory > limits.memory_mib:
+                why = f"used {memory:,.0f} MiB of memory in {len(pids)} processes (limit {limits.memory_mib:,} MiB)"
+            elif tasks > limits.processes:
+                why = f"ran {tasks:,} processes and threads (limit {limits.processes:,})"
+            elif cpu > limits.cpu_seconds:
+                why = f"used {cpu:,.0f} s of CPU time (limit {limits.cpu_seconds:,} s)"
+            else:
+                disk = self.disk_mib(pids) if self.folders else 0.0
+                why = f"wrote {disk:,.0f} MiB into its folders (limit {limits.disk_mib:,} MiB)" \
+                    if disk > limits.disk_mib * 1.75 else None
+            if why:
+                self.violation = f"the submission {why}, so it was stopped"
+                self.kill(pids)
+                return
+
+    def kill(self, pids: list[int] | None = None) -> None:
+        import signal
+
+        for pid in reversed(pids or self.tree()):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass

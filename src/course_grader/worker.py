@@ -41,7 +41,10 @@ def run(job_dir: Path) -> dict:
     writable.mkdir(parents=True, exist_ok=True)
     # The job folder holds the gradebook (with the hidden tests): hidden too, but for the kernel's own folders.
     hidden = sorted({Path(p) for p in job["hidden"]} | {job_dir})
-    data_dir = sandbox.write_kernel_spec(job_dir, writable, hidden, limits, job["bwrap"])
+    source = job_dir / "source" / lesson
+    files = {p.relative_to(source).as_posix(): p for p in sorted(source.rglob("*"))
+             if p.is_file() and not p.is_symlink() and p.suffix != ".ipynb"}
+    data_dir = sandbox.write_kernel_spec(job_dir, writable, hidden, limits, job["bwrap"], files)
     os.environ.update(sandbox.grading_environ(data_dir))
     os.environ.pop("MPLBACKEND", None)
     report_file = job_dir / "execute.jsonl"
@@ -67,6 +70,10 @@ def run(job_dir: Path) -> dict:
         "GuardedExecute.guard_names": job.get("guard_names", {}),
         "GuardedExecute.report_file": str(report_file),
         "GuardedExecute.extra_arguments": ["--HistoryManager.hist_file=:memory:"],
+        "GuardedExecute.secrets_file": str(sandbox.secrets_file(job_dir)),
+        "GuardedExecute.verdicts_file": str(sandbox.verdicts_file(job_dir)),
+        "GuardedExecute.watch": {**job["limits"]} if job["bwrap"] else {},
+        "GuardedExecute.watch_folders": [str(writable), "/tmp", str(job_dir / "kernel" / "home")],
         **sandbox.kernel_manager_config(job_dir),
     }
     config = load_config(job_dir / "grader" / "nbgrader_config.py", **overrides)

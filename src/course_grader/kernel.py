@@ -1,0 +1,320 @@
+"""The grading kernel: ipykernel started behind a warden that decides, out of the student's reach, which tests passed.
+
+Run inside the sandbox as ``python -m course_grader.kernel SECRETS VERDICTS -f CONNECTION_FILE``.
+Before any student code runs it:
+
+1. reads the notebook's test cells (and one secret per test) from ``SECRETS``, a file that the
+   sandbox created for this process alone, and deletes it: the test sources never reach the
+   notebook's namespace, its input history or its hooks;
+2. imports what the tests use and compiles every test cell (:mod:`course_grader.testcell`), with
+   the functions they call bound now;
+3. makes the process undumpable (no other process of the same user may read its memory) and
+   installs a PEP 578 audit hook, which Python code cannot remove. The hook refuses ``ctypes``,
+   tracing and profiling, new audit hooks and the ``gc`` functions that find arbitrary objects,
+   setting attributes of the modules' classes that tests rely on, and hands no frame or code
+   object of a running test (or of itself) to anyone;
+4. starts ipykernel.
+
+The grader runs a test cell by sending ``sys.audit("course_grader.test", ID)`` in its place.
+The hook then checks that nothing the tests rely on was replaced and that the notebook started
+no thread, runs the compiled test, checks again, and appends ``pass ID SECRET`` to ``VERDICTS``
+(an open file descriptor) only when the test returned. The secret is never in anything student
+code can reach, so no output, reply or file the notebook writes can stand in for it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import sys
+
+
+def _undumpable() -> None:
+    """PR_SET_DUMPABLE 0: processes of the same user can no longer ptrace this one or read its memory."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE = 4
+    except Exception:  # not Linux: the sandbox's other walls still hold
+        pass
+
+
+def _resolve(how: tuple):
+    kind = how[0]
+    if kind == "import":
+        return importlib.import_module(how[1])
+    if kind == "builtin":
+        import builtins
+
+        return getattr(builtins, how[1])
+    if kind == "attr":
+        module = importlib.import_module(how[1])
+        try:
+            return getattr(module, how[2])
+        except AttributeError:
+            return importlib.import_module(f"{how[1]}.{how[2]}")
+    if kind == "chain":
+        value, path = importlib.import_module(how[1]), how[1]
+        for attr in how[2]:
+            path = f"{path}.{attr}"
+            try:
+                value = getattr(value, attr)
+            except AttributeError:
+                value = importlib.import_module(path)
+        return value
+    raise ValueError(f"unknown binding {how!r}")
+
+
+class _Unresolved:
+    """Stands for something a test names that could not be found when the kernel started; using it says so."""
+
+    def __init__(self, what: str, error: Exception):
+        self._what = f"{what} could not be imported when grading started ({type(error).__name__}: {error})"
+
+    def __getattr__(self, name):
+        raise ImportError(self._what)
+
+    def __call__(self, *args, **kwargs):
+        raise ImportError(self._what)
+
+
+def _load_secrets(path: str) -> dict:
+    with open(path) as f:
+        secrets = json.load(f)
+    os.unlink(path)
+    return secrets
+
+
+def install(secrets: dict, verdicts_fd: int, user_ns: dict) -> None:
+    """Compile the tests and install the warden (see the module's docstring)."""
+    import _thread
+    import builtins
+    import types
+
+    from course_grader import testcell
+
+    for name in secrets.get("preload", []):
+        try:
+            importlib.import_module(name)
+        except Exception:  # a course module that fails to import fails its tests, with the reason
+            pass
+    tensor_types, trusted = testcell.trusted_types(secrets.get("watched", []))
+    cmp, truth, call = testcell.make_checks(tensor_types, trusted)
+    imported = secrets.get("imported", {})
+    notebook_names = set(secrets.get("notebook_names", []))
+
+    tests: dict[str, tuple] = {}
+    protected: set = set()
+
+    def codes(code):
+        yield code
+        for const in code.co_consts:
+            if isinstance(const, types.CodeType):
+                yield from codes(const)
+
+    for tid, spec in secrets.get("tests", {}).items():
+        try:
+            module_code, plan = testcell.compile_test(spec["source"], imported, notebook_names,
+                                                      f"<test {spec.get('cell', tid)}>")
+        except SyntaxError as error:
+            tests[tid] = (None, spec["token"], f"SyntaxError: {error}")
+            continue
+        factory_code = next(c for c in module_code.co_consts if isinstance(c, types.CodeType))
+        protected.update(codes(module_code))
+        values = []
+        for name, how in plan.bindings.items():
+            try:
+                values.append(_resolve(how))
+            except Exception as error:
+                values.append(_Unresolved(".".join(str(p) for p in how[1:] if p), error))
+        factory = types.FunctionType(factory_code, user_ns, "__grader_factory")
+        tests[tid] = (factory(cmp, truth, call, user_ns, *values), spec["token"], None)
+    for helper in (cmp, truth, call):
+        protected.add(helper.__code__)
+
+    # What the tests rely on, as the imports left it: every function and class of the watched modules
+    # (but the builtins IPython and ipykernel swap in for each cell they run).
+    swapped = {"builtins": {"input", "raw_input", "exit", "quit", "get_ipython", "display", "help", "copyright",
+                            "credits", "license", "_", "__"}}
+    watched = {}
+    for name in secrets.get("watched", []):
+        module = sys.modules.get(name)
+        if module is not None:
+            watched[name] = (module, type(module), {k: v for k, v in list(vars(module).items())
+                                                    if not k.startswith("__") and (callable(v) or isinstance(v, type))
+                                                    and k not in swapped.get(name, ())})
+    watched_classes = {id(v) for _, _, members in watched.values() for v in members.values() if isinstance(v, type)}
+    builtins_module = builtins
+    modules = sys.modules
+
+    _type, _id, _str, _len, _isinstance, _repr = type, id, str, len, isinstance, repr
+    _getframe, _current_frames, _get_ident = sys._getframe, sys._current_frames, _thread.get_ident
+    _gettrace, _getprofile = sys.gettrace, sys.getprofile
+    _write, _dumps, _frozenset = os.write, json.dumps, frozenset
+    _FrameType, _CodeType, _TracebackType, _FunctionType = types.FrameType, types.CodeType, types.TracebackType, \
+        types.FunctionType
+    busy: set[int] = set()
+    state = {"threads": None, "ran": set()}
+    frame_attrs = _frozenset({"tb_frame", "gi_frame", "cr_frame", "ag_frame", "f_code", "gi_code", "cr_code",
+                              "ag_code", "__code__", "f_back"})
+    refused_prefixes = ("ctypes.", "sys.monitoring")
+    refused = _frozenset({"sys.addaudithook", "gc.get_objects", "gc.get_referrers", "gc.get_referents",
+                          "sys._current_frames", "sys._current_exceptions"})
+
+    def refuse(what: str):
+        raise RuntimeError(f"{what} is not allowed while grading")
+
+    def touches_protected(frame) -> bool:
+        depth = 0
+        while frame is not None and depth < 1000:
+            if frame.f_code in protected:
+                return True
+            frame, depth = frame.f_back, depth + 1
+        return False
+
+    def problems() -> list[str]:
+        found = []
+        for name, (module, kind, members) in watched.items():
+            if modules.get(name) is not module:
+                found.append(f"your code replaced the module {name}")
+                continue
+            if _type(module) is not kind:
+                found.append(f"your code changed the class of the module {name}")
+            now = vars(module)
+            changed = [key for key, value in members.items() if now.get(key) is not value]
+            found += [f"your code replaced {name}.{key}, which the tests use to check your work" for key in changed[:3]]
+        now_builtins = user_ns.get("__builtins__")
+        if now_builtins is not builtins_module and now_builtins is not vars(builtins_module):
+            found.append("your code replaced __builtins__ of the notebook")
+        if _gettrace() is not None or _getprofile() is not None:
+            found.append("your code installed a trace or profile function")
+        if state["threads"] is not None:
+            extra = [ident for ident in _current_frames() if ident not in state["threads"]]
+            if extra:
+                found.append(f"your code started {_len(extra)} thread(s) that were still running; tests run with none")
+        return found
+
+    def verdict(line: str) -> None:
+        try:
+            _write(verdicts_fd, (line + "\n").encode())
+        except OSError:
+            pass  # the notebook closed the file: the test is recorded as not confirmed, its own loss
+
+    def run(tid) -> None:
+        if _type(tid) is not _str or tid not in tests or tid in state["ran"]:
+            return
+        state["ran"].add(tid)
+        function, token, error = tests[tid]
+        if function is None:
+            verdict("fail " + tid + " " + _dumps({"ename": "SyntaxError", "evalue": error, "line": None}))
+            return
+        found = problems()
+        if found:
+            verdict("fail " + tid + " " + _dumps({"ename": "TamperingDetected", "evalue": "; ".join(found)[:1500]
+                                                 + " (before this test ran), so the test could not be trusted and "
+                                                 "earns no points", "line": None}))
+            return
+        try:
+            function()
+        except BaseException as exc:  # noqa: BLE001 (a failed test, whatever the notebook raised)
+            line = None
+            tb = exc.__traceback__
+            while tb is not None:
+                if tb.tb_frame.f_code in protected:
+                    line = tb.tb_lineno
+                tb = tb.tb_next
+            try:
+                evalue = _str(exc)[:2000]
+            except BaseException:  # noqa: BLE001
+                evalue = "(the error's message could not be read)"
+            name = _type(exc).__name__
+            exc.__traceback__ = None
+            del exc
+            verdict("fail " + tid + " " + _dumps({"ename": _str(name)[:200], "evalue": evalue, "line": line}))
+            return
+        found = problems()
+        if found:
+            verdict("fail " + tid + " " + _dumps({"ename": "TamperingDetected", "evalue": "; ".join(found)[:1500]
+                                                 + " (after this test ran), so the test could not be trusted and "
+                                                 "earns no points", "line": None}))
+            return
+        verdict("pass " + tid + " " + token)
+
+    def hook(event, args):
+        if _type(event) is not _str:
+            return
+        me = _get_ident()
+        if me in busy:
+            return
+        busy.add(me)
+        try:
+            if event == "course_grader.test":
+                if _len(args) == 1:
+                    run(args[0])
+            elif event == "course_grader.ready":
+                if state["threads"] is None:
+                    state["threads"] = _frozenset(_current_frames())
+            elif event in refused or event.startswith(refused_prefixes):
+                refuse(event)
+            elif event == "import":
+                if args and args[0] in ("ctypes", "_ctypes", "cffi", "_cffi_backend"):
+                    refuse(f"importing {args[0]}")
+            elif event in ("sys.settrace", "sys.setprofile"):
+                if args and args[0] is not None:
+                    refuse(event)
+            elif event == "sys._getframe":
+                if args and _type(args[0]) is _FrameType and touches_protected(args[0]):
+                    refuse("looking at the grader's frames")
+            elif event == "object.__getattr__":
+                if _len(args) == 2 and args[1] in frame_attrs:
+                    obj = args[0]
+                    kind = _type(obj)
+                    if kind is _TracebackType:
+                        if touches_protected(obj.tb_frame):
+                            refuse("looking at the grader's frames")
+                    elif kind is _FrameType:
+                        if touches_protected(obj):
+                            refuse("looking at the grader's frames")
+                    elif kind is _FunctionType:
+                        if obj.__code__ in protected:
+                            refuse("looking at the grader's code")
+                    else:  # a generator, coroutine or async generator: its frame, while it runs inside a test
+                        frame = getattr(obj, {"generator": "gi_frame", "coroutine": "cr_frame",
+                                              "async_generator": "ag_frame"}.get(kind.__name__, "gi_frame"), None)
+                        if _type(frame) is _FrameType and touches_protected(frame):
+                            refuse("looking at the grader's frames")
+            elif event in ("object.__setattr__", "object.__delattr__"):
+                if args and _id(args[0]) in watched_classes:
+                    refuse(f"changing {getattr(args[0], '__qualname__', '?')}.{args[1] if _len(args) > 1 else ''}")
+                if _len(args) > 1 and _type(args[0]) is _FunctionType and args[0].__code__ in protected:
+                    refuse("changing the grader's functions")
+        finally:
+            busy.discard(me)
+
+    for function in (hook, run, problems, touches_protected, verdict, refuse):
+        protected.update(codes(function.__code__))
+    sys.addaudithook(hook)
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    secrets_path, verdicts_path, kernel_args = argv[0], argv[1], argv[2:]
+    secrets = _load_secrets(secrets_path)
+    verdicts_fd = os.open(verdicts_path, os.O_WRONLY | os.O_APPEND)
+    for name in secrets.get("preload", []):
+        try:
+            importlib.import_module(name)
+        except Exception:
+            pass
+    _undumpable()
+    from ipykernel.kernelapp import IPKernelApp
+
+    app = IPKernelApp.instance()
+    app.initialize(kernel_args)
+    install(secrets, verdicts_fd, app.shell.user_ns)
+    app.start()
+
+
+if __name__ == "__main__":
+    main()
