@@ -79,7 +79,6 @@ def test_a_class_of_three_gets_the_expected_csv(course_class, tmp_path):
     bo = next(r for r in rows if r["student_id"] == "bo" and r["lesson"] == course.lessons()[0])
     assert bo["failed_tests"].startswith("test_answer_q2 (AssertionError: question 2: ")
     assert all(r["failed_tests"] == "" for r in rows if r["student_id"] == "ada")
-    assert max(r.grading_seconds for r in reports) < 120
 
 
 def test_every_wrong_answer_loses_its_points_and_every_right_one_earns_them(course_class):
