@@ -174,7 +174,8 @@ EXPECTED = {
     "changed_cell_type": {"test_square": 2, "test_mean": 0, "test_answer": 1},
     # once a patch is in place, no later test can be trusted: they all earn nothing
     "monkeypatch": {"test_square": 2, "test_mean": 0, "test_answer": 0},
-    "rebinds_name": {"test_square": 2, "test_mean": 0, "test_answer": 1},
+    # the tests mean the module the lesson imported, whatever the notebook later calls statistics
+    "rebinds_name": {"test_square": 2, "test_mean": 2, "test_answer": 1},
     "huge_output": {"test_square": 2, "test_mean": 2, "test_answer": 1},
     "invalid_json": {"test_square": 0, "test_mean": 0, "test_answer": 0},
     "empty": {"test_square": 0, "test_mean": 0, "test_answer": 0},
@@ -199,7 +200,7 @@ kernel_crash,fixture,2,0,2,5,0,flagged,"mean: the kernel died while running this
 late,fixture,5,0,5,5,3600,late,,
 memory_blowup,fixture,3,0,3,5,0,flagged,mean: MemoryError (a memory or recursion limit was hit),test_mean (NameError: name 'mean' is not defined)
 monkeypatch,fixture,2,0,2,5,0,flagged,"test_mean: your code replaced math.isclose, which the tests use to check your work (before this test ran), so the test could not be trusted and earns no points | test_answer: your code replaced math.isclose, which the tests use to check your work (before this test ran), so the test could not be trusted and earns no points","test_mean (TamperingDetected: your code replaced math.isclose, which the tests use to check your work (before this test ran), so the test could not be trusted and earns no points) | test_answer (TamperingDetected: your code replaced math.isclose, which the tests use to check your work (before this test ran), so the test could not be trusted and earns no points)"
-rebinds_name,fixture,3,0,3,5,0,flagged,"test_mean: your code gave the name statistics to something else, but the lesson imported statistics and the tests use it (give your own variables other names) (before this test ran), so the test could not be trusted and earns no points","test_mean (TamperingDetected: your code gave the name statistics to something else, but the lesson imported statistics and the tests use it (give your own variables other names) (before this test ran), so the test could not be trusted and earns no points)"
+rebinds_name,fixture,5,0,5,5,0,ok,,
 wrong_answer,fixture,4,0,4,5,0,ok,,test_answer (AssertionError)
 wrong_name,fixture,0,0,0,5,0,rejected,fixture.ipynb is missing from the submission; found answers.ipynb (submit the notebook under the name it was released with),test_square | test_mean | test_answer
 """

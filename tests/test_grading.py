@@ -156,7 +156,7 @@ def test_feedback_shows_each_result_and_no_hidden_test(fixture_class):
     assert "the exercise this test checks is not done yet" in text["blank"]
     assert "could not find a name" in text["blank"]  # test_answer: `answer` was never defined
     assert "your code replaced math.isclose, which the tests use" in text["monkeypatch"]
-    assert "your code gave the name statistics to something else" in text["rebinds_name"]
+    assert text["rebinds_name"].count("passed: ") == 3  # its tests use the statistics module the lesson imported
     assert "not run: the kernel died in cell mean" in text["kernel_crash"]
 
 

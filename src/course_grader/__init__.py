@@ -11,9 +11,13 @@ The instructor's pipeline (``finetune-course grade STEP`` or ``python -m course_
   :mod:`.jobs` run on Dask (:mod:`.cluster`: this machine's cores or a cluster), the serial
   :mod:`.merge` into the gradebook and the reports; :mod:`.calibrate`: per-cell time limits;
 - :mod:`.worker`: one job (stock ``nbgrader autograde`` of one student's lesson);
-- :mod:`.execute`: nbgrader's Execute step with time limits, crash handling, an output cap and
-  tampering checks; :mod:`.guard`: those checks;
-- :mod:`.sandbox`: the bubblewrap kernel spec and every limit (:class:`~.sandbox.Limits`);
+- :mod:`.execute`: nbgrader's Execute step with time limits, crash handling, an output cap, and
+  test cells judged by the kernel's warden, not by their outputs;
+- :mod:`.kernel`: the grading kernel, whose audit-hook warden runs the test cells it compiled
+  (:mod:`.testcell`) before any student code and writes each verdict with a secret;
+  :mod:`.guard`: what the kernel must know of a lesson (watched modules, imported names);
+- :mod:`.sandbox`: the bubblewrap kernel spec, the whole-submission :class:`~.sandbox.Watchdog`
+  and every limit (:class:`~.sandbox.Limits`);
 - :mod:`.simulate`: simulated students for tests and benchmarks; :mod:`.slurm`: workers as Slurm jobs.
 
 Imports nothing from the course it grades; not part of the student bundle.

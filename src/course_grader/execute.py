@@ -37,7 +37,6 @@ from nbgrader import utils
 from nbgrader.preprocessors import Execute
 from traitlets import Dict, Float, Integer, List, Unicode
 
-from course_grader import guard
 from course_grader import sandbox
 from course_grader.sandbox import Limits
 

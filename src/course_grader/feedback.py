@@ -12,9 +12,14 @@ every test cell
 - says in plain words what an error that is not a failed check means (an unfinished exercise,
   a missing name, a time limit, a crash, code that changed what the tests rely on);
 - adds the explanation written for the exercise before it (the ``# Why`` comment of a solution
-  cell, as every quiz answer has), unless the instructor withholds explanations.
+  cell, as every quiz answer has), unless the instructor withholds explanations;
+- last, at the boundary: any output of any cell (a student's own cells included) that holds a
+  line of the lesson's hidden tests or solutions, however it got there, is replaced by a note.
+  The kernel never sees the hidden tests' text (:mod:`course_grader.kernel`), so this is the
+  second wall, not the first.
 
-:func:`explanations` reads those comments from the source notebooks.
+:func:`explanations` reads those comments from the source notebooks, :func:`secret_lines` the
+lines no student may get back.
 """
 
 from __future__ import annotations
@@ -63,6 +68,70 @@ def explanations(notebook) -> dict[str, str]:
             found[meta["grade_id"]] = pending
             pending = None
     return found
+
+
+SOLUTION_REGION = ("### BEGIN SOLUTION", "### END SOLUTION")
+REDACTED = "[grader: this output held a line of the lesson's hidden tests or solutions, so it was removed]"
+MIN_SECRET = 12  # characters: shorter lines ("return x", "pass") say nothing
+
+
+def _normal(text: str) -> str:
+    return " ".join(text.split())
+
+
+def secret_lines(source, released=None) -> list[str]:
+    """The lines of a source notebook's hidden tests and solutions that its released version does not show,
+    whitespace collapsed, at least MIN_SECRET characters long."""
+    shown = set()
+    if released is not None:
+        shown = {_normal(line) for cell in released.cells for line in cell.source.splitlines()}
+    found = set()
+    for cell in source.cells:
+        if cell.cell_type != "code":
+            continue
+        inside = False
+        for line in cell.source.splitlines():
+            mark = line.strip()
+            if mark in (BEGIN_HIDDEN, SOLUTION_REGION[0]):
+                inside = True
+            elif mark in (END_HIDDEN, SOLUTION_REGION[1]):
+                inside = False
+            elif inside and len(_normal(line)) >= MIN_SECRET and _normal(line) not in shown:
+                found.add(_normal(line))
+    return sorted(found)
+
+
+def course_secret_lines(course_source: Path, course_release: Path, lesson: str) -> dict[str, list[str]]:
+    """Secret lines of every notebook of a lesson, by notebook name (without .ipynb)."""
+    found = {}
+    for path in sorted((course_source / lesson).glob("*.ipynb")):
+        released = course_release / lesson / path.name
+        found[path.stem] = secret_lines(nbformat.read(path, as_version=4),
+                                        nbformat.read(released, as_version=4) if released.is_file() else None)
+    return found
+
+
+def _output_text(output) -> str:
+    parts = [str(output.get("text", "")), str(output.get("ename", "")), str(output.get("evalue", ""))]
+    parts += [str(line) for line in output.get("traceback", [])]
+    parts += [str(v) for v in output.get("data", {}).values()]
+    parts += [str(output.get("metadata", ""))]
+    return ANSI.sub("", "\n".join(parts))
+
+
+def redact(nb, secrets: list[str]) -> int:
+    """Replace every output holding a secret line with a note; how many were replaced."""
+    if not secrets:
+        return 0
+    replaced = 0
+    for cell in nb.cells:
+        outputs = cell.get("outputs", [])
+        for i, output in enumerate(outputs):
+            text = _normal(_output_text(output))
+            if any(line in text for line in secrets):
+                outputs[i] = NotebookNode(output_type="stream", name="stderr", text=REDACTED + "\n")
+                replaced += 1
+    return replaced
 
 
 def course_explanations(source_dir: Path, lesson: str) -> dict[str, dict[str, str]]:
@@ -116,6 +185,8 @@ class StudentFeedback(Preprocessor):
         .tag(config=True)
     show_explanations = Bool(True, help="Show each answer's explanation; turn off for a quiz reused next term.") \
         .tag(config=True)
+    secrets = Dict(help="Per notebook name: lines of its hidden tests and solutions (see course_secret_lines); "
+                   "an output holding one is removed.").tag(config=True)
 
     def preprocess(self, nb, resources):
         notebook = resources.get("nbgrader", {}).get("notebook", "")
@@ -135,4 +206,5 @@ class StudentFeedback(Preprocessor):
             if meta.get("grade_id") in why:
                 cells.append(nbformat.v4.new_markdown_cell(f"**Explanation.** {why[meta['grade_id']]}"))
         nb.cells = cells
+        redact(nb, self.secrets.get(notebook, []))
         return nb, resources

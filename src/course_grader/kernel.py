@@ -148,13 +148,16 @@ def install(secrets: dict, verdicts_fd: int, user_ns: dict) -> None:
     builtins_module = builtins
     modules = sys.modules
 
-    _type, _id, _str, _len, _isinstance, _repr = type, id, str, len, isinstance, repr
-    _getframe, _current_frames, _get_ident = sys._getframe, sys._current_frames, _thread.get_ident
+    _type, _id, _str, _len = type, id, str, len
+    _current_frames, _get_ident = sys._current_frames, _thread.get_ident
     _gettrace, _getprofile = sys.gettrace, sys.getprofile
     _write, _dumps, _frozenset = os.write, json.dumps, frozenset
-    _FrameType, _CodeType, _TracebackType, _FunctionType = types.FrameType, types.CodeType, types.TracebackType, \
-        types.FunctionType
+    _FrameType, _TracebackType, _FunctionType = types.FrameType, types.TracebackType, types.FunctionType
     busy: set[int] = set()
+    import inspect
+
+    resumable = inspect.CO_GENERATOR | inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR | \
+        inspect.CO_ITERABLE_COROUTINE
     state = {"threads": None, "ran": set()}
     frame_attrs = _frozenset({"tb_frame", "gi_frame", "cr_frame", "ag_frame", "f_code", "gi_code", "cr_code",
                               "ag_code", "__code__", "f_back"})
@@ -172,6 +175,13 @@ def install(secrets: dict, verdicts_fd: int, user_ns: dict) -> None:
                 return True
             frame, depth = frame.f_back, depth + 1
         return False
+
+    def unsafe(frame) -> bool:
+        """A frame student code may not hold: one inside a test or the warden, or a generator's or coroutine's
+        (it runs again later, and its f_back, which no audit event covers, would then lead into a test)."""
+        if frame is None:
+            return False
+        return bool(frame.f_code.co_flags & resumable) or touches_protected(frame)
 
     def problems() -> list[str]:
         found = []
@@ -264,26 +274,23 @@ def install(secrets: dict, verdicts_fd: int, user_ns: dict) -> None:
                 if args and args[0] is not None:
                     refuse(event)
             elif event == "sys._getframe":
-                if args and _type(args[0]) is _FrameType and touches_protected(args[0]):
-                    refuse("looking at the grader's frames")
+                if args and _type(args[0]) is _FrameType and unsafe(args[0]):
+                    refuse("looking at this frame")
             elif event == "object.__getattr__":
                 if _len(args) == 2 and args[1] in frame_attrs:
-                    obj = args[0]
+                    obj, attr = args
                     kind = _type(obj)
                     if kind is _TracebackType:
-                        if touches_protected(obj.tb_frame):
-                            refuse("looking at the grader's frames")
+                        if unsafe(obj.tb_frame):
+                            refuse("looking at this frame")
                     elif kind is _FrameType:
-                        if touches_protected(obj):
-                            refuse("looking at the grader's frames")
+                        if attr == "f_code" and touches_protected(obj):
+                            refuse("looking at the grader's code")
                     elif kind is _FunctionType:
                         if obj.__code__ in protected:
                             refuse("looking at the grader's code")
-                    else:  # a generator, coroutine or async generator: its frame, while it runs inside a test
-                        frame = getattr(obj, {"generator": "gi_frame", "coroutine": "cr_frame",
-                                              "async_generator": "ag_frame"}.get(kind.__name__, "gi_frame"), None)
-                        if _type(frame) is _FrameType and touches_protected(frame):
-                            refuse("looking at the grader's frames")
+                    elif attr in ("gi_frame", "cr_frame", "ag_frame"):
+                        refuse("holding a generator's or coroutine's frame")
             elif event in ("object.__setattr__", "object.__delattr__"):
                 if args and _id(args[0]) in watched_classes:
                     refuse(f"changing {getattr(args[0], '__qualname__', '?')}.{args[1] if _len(args) > 1 else ''}")
@@ -292,7 +299,7 @@ def install(secrets: dict, verdicts_fd: int, user_ns: dict) -> None:
         finally:
             busy.discard(me)
 
-    for function in (hook, run, problems, touches_protected, verdict, refuse):
+    for function in (hook, run, problems, touches_protected, unsafe, verdict, refuse):
         protected.update(codes(function.__code__))
     sys.addaudithook(hook)
 

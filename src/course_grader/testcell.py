@@ -245,10 +245,8 @@ def make_checks(tensor_types: tuple, trusted_types: frozenset):
 
     Everything they use is bound here, so that nothing the notebook rebinds later reaches them.
     """
-    _type, _len, _isinstance, _issubclass, _any = type, len, isinstance, issubclass, any
+    _type, _len, _issubclass = type, len, issubclass
     _AssertionError, _tuple, _list, _dict, _set, _frozenset = AssertionError, tuple, list, dict, set, frozenset
-    _object_dict = object.__dict__
-    containers = (tuple, list, set, frozenset)
     hooks = ("__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__", "__bool__", "__len__", "__contains__",
              "__torch_function__", "__torch_dispatch__", "__array_function__", "__array_ufunc__", "__index__",
              "__float__", "__int__")

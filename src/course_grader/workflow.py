@@ -86,14 +86,15 @@ def feedback(course: Course, lessons: list[str] | None = None, show_explanations
     from nbgrader.converters import GenerateFeedback
     from nbgrader.preprocessors import GetGrades
 
-    from course_grader.feedback import StudentFeedback, course_explanations
+    from course_grader.feedback import StudentFeedback, course_explanations, course_secret_lines
 
     for lesson in lessons or course.lessons():
         if any(course.autograded.glob(f"*/{lesson}")):
             settings = {"HTMLExporter.template_name": "feedback",
                         "GenerateFeedback.preprocessors": [GetGrades, StudentFeedback, CSSHTMLHeaderPreprocessor],
                         "StudentFeedback.explanations": course_explanations(course.source, lesson),
-                        "StudentFeedback.show_explanations": show_explanations}
+                        "StudentFeedback.show_explanations": show_explanations,
+                        "StudentFeedback.secrets": course_secret_lines(course.source, course.release, lesson)}
             _ok(_run(course, GenerateFeedback, settings, assignment_id=lesson), f"nbgrader generate_feedback {lesson}")
     files = sorted(course.feedback.glob("*/*/*.html"))
     # One zip per student, to hand back through a learning platform or by mail.
