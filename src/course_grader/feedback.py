@@ -152,10 +152,8 @@ def visible_source(source: str) -> tuple[str, range | None]:
 
 def _failing_line(error: dict, execution_count: int | None) -> int | None:
     """The line of the test cell where its error was raised (its outermost frame in the traceback)."""
-    if execution_count is None:
-        return None
     text = ANSI.sub("", "\n".join(error.get("traceback", [])))
-    match = re.search(rf"Cell In\[{execution_count}\], line (\d+)", text)
+    match = re.search(r"Cell In\[[^\]]*\], line (\d+)", text)
     return int(match.group(1)) if match else None
 
 

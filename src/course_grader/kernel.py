@@ -270,9 +270,8 @@ def install(secrets: dict, verdicts_fd: int, user_ns: dict) -> None:
             elif event == "import":
                 if args and args[0] in ("ctypes", "_ctypes", "cffi", "_cffi_backend"):
                     refuse(f"importing {args[0]}")
-            elif event in ("sys.settrace", "sys.setprofile"):
-                if args and args[0] is not None:
-                    refuse(event)
+            elif event in ("sys.settrace", "sys.setprofile"):  # the event does not say what is set: any
+                refuse(event)
             elif event == "sys._getframe":
                 if args and _type(args[0]) is _FrameType and unsafe(args[0]):
                     refuse("looking at this frame")
