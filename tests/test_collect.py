@@ -7,6 +7,7 @@ in accents, and links in a collected folder or planted in ``submitted/`` itself.
 """
 
 import io
+import json
 import os
 import random
 import shutil
@@ -23,7 +24,7 @@ import grading_fixture as fx  # noqa: E402
 
 from course_grader import cli, jobs, sandbox, workflow  # noqa: E402
 from course_grader.checks import inspect  # noqa: E402
-from course_grader.collect import MIB, CollectLimits  # noqa: E402
+from course_grader.collect import MIB, NAMES, CollectLimits  # noqa: E402
 from course_grader.course import GradingError, check_student_id, load_course  # noqa: E402
 from course_grader.merge import merge  # noqa: E402
 from course_grader.platforms import student_id_from_name  # noqa: E402
@@ -74,11 +75,13 @@ def files_under(folder: Path) -> dict[str, bytes | str]:
 
 
 def new_files_outside_submitted(before, after, course, root):
-    """What appeared or changed under ``root`` other than in grader/submitted/ and grader/submitted_previous/."""
+    """What appeared or changed under ``root`` other than in grader/submitted/, grader/submitted_previous/ and
+    grader/student_names.json (who each platform student id is)."""
     mine = [course.submitted.relative_to(root).as_posix(),
             (course.grader / "submitted_previous").relative_to(root).as_posix()]
+    names = (course.grader / NAMES).relative_to(root).as_posix()
     return sorted(name for name, data in after.items()
-                  if before.get(name) != data and not any(name.startswith(m + "/") for m in mine))
+                  if before.get(name) != data and name != names and not any(name.startswith(m + "/") for m in mine))
 
 
 def entry(name: str, kind: int = stat.S_IFREG, when=WHEN) -> zipfile.ZipInfo:
@@ -174,6 +177,9 @@ def test_a_platform_export_with_bad_entries_still_collects_every_innocent(course
         f"../smithbob_12_22_{NB}", f"/abs/leeann_13_23_{NB}", f"mallory_14_24_{NB}", f"eve_15_25_{NB}",
         "trent_16_26_work.zip", "x_18_28_ok-\x01.ipynb"]
     assert new_files_outside_submitted(before, files_under(tmp_path), course, tmp_path) == []
+    assert json.loads((course.grader / NAMES).read_text()) == {"canvas": {
+        "doejane": {"key": "user 11", "shown": "doejane (user 11)"},
+        "lee": {"key": "user 17", "shown": "lee (user 17)"}}}
 
 
 def test_a_zip_over_the_total_limit_stops_before_anything_is_written(course, good, tmp_path):
@@ -283,6 +289,21 @@ def test_two_students_who_would_share_an_id_stop_collect_before_anything_is_writ
     with pytest.raises(GradingError, match=r"folder 'zo\\xeb' and folder 'zoe\\u0308' -> zoë"):
         workflow.collect(course, folder)
     assert not course.submitted.exists()
+
+
+def test_a_student_id_given_in_an_earlier_collect_is_never_given_to_another_student(course, good, blank, tmp_path):
+    first, second = tmp_path / "week1.zip", tmp_path / "week2.zip"
+    with zipfile.ZipFile(first, "w") as z:
+        z.writestr(entry(f"Jane Doe_77_assignsubmission_file_/{NB}"), good)
+    with zipfile.ZipFile(second, "w") as z:  # another Jane Doe (user 78), and Jane (77) again under a new name
+        z.writestr(entry(f"Jane Doe_78_assignsubmission_file_/{NB}", when=(2026, 12, 8, 9, 0, 0)), blank)
+        z.writestr(entry(f"Ann Lee_31_assignsubmission_file_/{NB}"), good)
+    assert workflow.collect(course, first, lesson=LESSON, lms="moodle").imported == [f"jane-doe/{LESSON}/{NB}"]
+    with pytest.raises(GradingError, match=r"Jane Doe \(user 78\) would be student jane-doe, who is Jane Doe "
+                                           r"\(user 77\) in an earlier collect"):
+        workflow.collect(course, second, lesson=LESSON, lms="moodle")
+    assert submitted(course, "jane-doe") == good and not (course.submitted / "ann-lee").exists()
+    assert workflow.collect(course, first, lesson=LESSON, lms="moodle").unchanged == [f"jane-doe/{LESSON}/{NB}"]
 
 
 def test_a_tie_between_two_copies_skips_that_file_only(course, good, blank, tmp_path):

@@ -27,14 +27,16 @@ What a student (or anyone who can write the source) gets wrong is skipped with i
   files belong to the student its own name or folder says, whatever their names inside.
 
 Collect stops before writing anything where going on would merge two students: two different
-names (``Zoë``, ``zoë`` from two user numbers, or two folders that differ only in Unicode form)
-that would be one student id.
+students (two ``Jane Doe`` with two platform user numbers, or two folders whose names differ
+only in Unicode form) that would be one student id, in this collect or, for a platform's export,
+with the student an earlier collect gave that id (``grader/student_names.json``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import io
+import json
 import os
 import re
 import shutil
@@ -56,6 +58,7 @@ from course_grader.course import Course, GradingError, check_student_id
 from course_grader.platforms import PLATFORMS, CanvasFileNames
 
 MIB = 1 << 20
+NAMES = "student_names.json"  # in grader/: per platform, who each student id is (the platform's user number and name)
 
 
 @dataclass(frozen=True)
@@ -96,9 +99,17 @@ class _Found:
     student: str
     lesson: str
     filename: str
-    identity: str                # who the source says the student is: the platform's name and number, or the folder
+    identity: _Person            # who the source says the student is: the platform's user, or the folder
     folder: str | None           # nbgrader layout: the STUDENT/LESSON folder in the source, whose timestamp.txt counts
     when: dt.datetime | None     # submission time, where known
+
+
+@dataclass(frozen=True)
+class _Person:
+    """Who a file's name says its student is: ``key`` tells two students apart, ``shown`` is for messages."""
+
+    key: str      # the platform's user number where its file names have one, else the name as spelled
+    shown: str
 
 
 class _Refused(Exception):
@@ -151,8 +162,10 @@ def collect(course: Course, source: str | Path, lesson: str | None = None, lms: 
             if data is not None:
                 found.append(_Found(entry.name, data, *got, entry.when))
         found = _with_stamps(found, stamps, collected.skipped)
-        _check_distinct(found)
+        record = _check_distinct(found, course, lms)
         _place(course, found, collected)
+        if record:
+            (course.grader / NAMES).write_text(json.dumps(record, indent=1, ensure_ascii=False, sort_keys=True))
     if not (collected.imported or collected.replaced or collected.unchanged):
         raise GradingError(f"no submissions found in {source}: expected STUDENT/LESSON/*.ipynb"
                            + (f" or a {lms} export" if lms else " (or use --lms canvas|moodle --lesson LESSON)")
@@ -371,7 +384,8 @@ def _platform_file(plugin: FileNameCollectorPlugin, root: str, lesson: str, lms:
         student = check_student_id(info["student_id"])
     except GradingError as error:
         return str(error)
-    identity = info.get("student_name", info["student_id"]) + (f" (user {info['user']})" if info.get("user") else "")
+    name, user = info.get("student_name", info["student_id"]), info.get("user")
+    identity = _Person(f"user {user}" if user else name, name + (f" (user {user})" if user else ""))
     return student, lesson, info["file_id"], identity, None
 
 
@@ -384,7 +398,8 @@ def _layout_file(lessons: set[str], lesson: str | None, name: str, raw: str):
                 student = check_student_id(parts[i - 1])
             except GradingError as error:
                 return str(error)
-            identity = f"folder {raw.split('/')[i - 1]!a}"  # ascii(): two Unicode spellings look different
+            spelled = ascii(raw.split("/")[i - 1])  # ascii(): two Unicode spellings of one name look different
+            identity = _Person(spelled, f"folder {spelled}")
             return student, parts[i], "/".join(parts[i + 1:]), identity, "/".join(parts[:i + 1])
     return "expected STUDENT/LESSON/FILE with LESSON one of the course's lessons"
 
@@ -405,17 +420,40 @@ def _with_stamps(found: list[_Found], stamps: dict[str, Path | None], skipped: l
     return kept
 
 
-def _check_distinct(found: list[_Found]) -> None:
-    """Stop, before anything is written, where two different students would become one student id."""
-    who: dict[str, set[str]] = {}
+def _check_distinct(found: list[_Found], course: Course, lms: str | None) -> dict | None:
+    """Stop, before anything is written, where two different students would become one student id.
+
+    For a platform's export, also against the students earlier collects gave those ids: the
+    record to write once the files are placed (None for nbgrader's layout, whose ids are folders).
+    """
+    who: dict[str, dict[str, str]] = {}
     for item in found:
-        who.setdefault(item.student, set()).add(item.identity)
-    merged = {student: sorted(names) for student, names in who.items() if len(names) > 1}
+        who.setdefault(item.student, {})[item.identity.key] = item.identity.shown
+    merged = {student: sorted(people.values()) for student, people in who.items() if len(people) > 1}
     if merged:
         raise GradingError("nothing was collected: these would be one student, though the source names them "
                            "differently: " + "; ".join(f"{' and '.join(names)} -> {student}"
                                                        for student, names in sorted(merged.items()))
-                           + ". Rename one of them in the source (or give your own named_regexp) and collect again")
+                           + ". Rename the files of one of them in the source (or give your own named_regexp) "
+                           "and collect again")
+    if not lms:
+        return None
+    path = course.grader / NAMES
+    try:
+        record = json.loads(path.read_text()) if path.is_file() else {}
+    except ValueError as error:
+        raise GradingError(f"{path}: not valid JSON ({error}); fix or delete it (it only guards against two "
+                           "students sharing an id)") from None
+    known = record.setdefault(lms, {})
+    for student, people in sorted(who.items()):
+        [(key, shown)] = people.items()
+        before = known.get(student)
+        if before and before["key"] != key:
+            raise GradingError(f"nothing was collected: {shown} would be student {student}, who is {before['shown']} "
+                               f"in an earlier collect ({path}). If they are one person (a new name or number), "
+                               "change that entry; if not, rename the files of one of them in the source")
+        known[student] = {"key": key, "shown": shown}
+    return record
 
 
 # -- placing the files into submitted/ -------------------------------------------------------------
