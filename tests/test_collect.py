@@ -332,7 +332,8 @@ def test_links_in_a_collected_folder_are_refused_and_never_followed(course, good
     (export / "victor").symlink_to(course.source)                    # the student folder a link (source/fixture/...)
     (export / "pipe" / LESSON).mkdir(parents=True)
     os.mkfifo(export / "pipe" / LESSON / NB)                         # would hang a plain read
-    got = workflow.collect(course, export)
+    (tmp_path / "linked").symlink_to(export)  # the folder the instructor names may itself be a link
+    got = workflow.collect(course, tmp_path / "linked")
     assert got.imported == [f"ann/{LESSON}/{NB}"] and submitted(course, "ann") == good
     reasons = dict(line.split(": ", 1) for line in got.skipped)
     assert set(reasons) == {f"mallory/{LESSON}/{NB}", f"trudy/{LESSON}", "victor", f"pipe/{LESSON}/{NB}"}

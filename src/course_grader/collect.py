@@ -199,9 +199,9 @@ def _entries(source: Path, limits: CollectLimits) -> Iterator[_Entry]:
 
 def _folder_entries(source: Path, limits: CollectLimits) -> Iterator[_Entry]:
     """The files under ``source``, never following a link (os.fwalk holds each folder open)."""
-    for top, dirs, names, fd in os.fwalk(source):
+    for top, dirs, names, fd in os.fwalk(source.resolve()):  # the folder given may be a link; nothing in it is
         dirs[:] = [name for name in dirs if not _hidden(name)]  # not walked into (.git, .ipynb_checkpoints)
-        here = os.path.relpath(top, source)
+        here = os.path.relpath(top, source.resolve())
         for name in sorted(dirs + names):
             raw = name if here == "." else f"{here}/{name}"
             entry = _Entry(unicodedata.normalize("NFC", raw), raw, 0, None)
