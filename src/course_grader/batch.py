@@ -70,7 +70,7 @@ def autograde(course: Course, students: list[str] | None = None, lessons: list[s
 def _grade_all(course, client, students, lessons, use_sandbox, limits, progress, merge_results, local):
     released: dict = {}
     submissions = [inspect(course, s, lesson, released) for s in students for lesson in lessons
-                   if (course.submitted / s / lesson).is_dir()]
+                   if (course.submitted / s / lesson).is_dir() or (course.submitted / s / lesson).is_symlink()]
     cell_times = load_cell_times(course)
     names = {lesson: guard_names(course, lesson) for lesson in lessons}
     # On this machine a job runs in grader/work/ (kept there when it fails); on a cluster, in a temporary folder.

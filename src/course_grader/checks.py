@@ -2,11 +2,18 @@
 
 A missing, empty, misnamed or non-JSON notebook is not run and scores zero, with the reason; what
 nbgrader will repair (a deleted, copied or edited test cell) is said plainly, for the report.
+Submissions are files, never links: a notebook, ``timestamp.txt``, lesson or student folder under
+``submitted/`` that is a symbolic link (or anything but a regular file or folder) is never
+followed, and the submission is rejected with the reason. The bytes checked here are the bytes
+graded (:attr:`Submission.files`): nothing is read from ``submitted/`` a second time.
 """
 
 from __future__ import annotations
 
+import errno
 import json
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +32,12 @@ class Submission:
     gradable: list[str] = field(default_factory=list)       # notebook file names to run
     rejected: dict[str, str] = field(default_factory=dict)  # notebook file name -> why it is not run
     notes: list[str] = field(default_factory=list)          # what nbgrader will repair, said plainly
+    files: dict[str, bytes] = field(default_factory=dict, repr=False)  # gradable notebook name -> its bytes
+    timestamp: bytes | None = field(default=None, repr=False)          # timestamp.txt, where there is one
+
+
+class NotAFile(Exception):
+    """A path under ``submitted/`` that is a link, or not a regular file or folder; the message says which."""
 
 
 def inspect(course: Course, student: str, lesson: str, released: dict | None = None) -> Submission:
@@ -33,28 +46,99 @@ def inspect(course: Course, student: str, lesson: str, released: dict | None = N
     folder = course.submitted / student / lesson
     submission = Submission(student, lesson, folder)
     expected = course.notebooks(lesson)
-    present = sorted(p.name for p in folder.glob("*.ipynb")) if folder.is_dir() else []
+    try:
+        present = sorted(name for name in _listing(course.submitted, student, lesson) if name.endswith(".ipynb"))
+        submission.timestamp = read_submitted(course.submitted, student, lesson, "timestamp.txt")
+    except FileNotFoundError:
+        present = []
+    except NotAFile as error:  # the whole submission: its folder, or the time it claims, is not its own
+        submission.rejected = {name: f"{name}: not graded, {error}" for name in expected}
+        return submission
     strays = [name for name in present if name not in expected]
     for name in expected:
-        path = folder / name
-        if not path.is_file():
+        try:
+            raw = read_submitted(course.submitted, student, lesson, name)
+        except NotAFile as error:
+            submission.rejected[name] = f"{name}: not graded, {error}"
+            continue
+        if raw is None:
             found = f"; found {', '.join(strays)} (submit the notebook under the name it was released " \
                     "with)" if strays else ""
             submission.rejected[name] = f"{name} is missing from the submission{found}"
             continue
-        problem = _unreadable(path)
+        problem = notebook_problem(raw)
         if problem:
             submission.rejected[name] = f"{name}: {problem}"
             continue
         submission.gradable.append(name)
+        submission.files[name] = raw
         if (lesson, name) not in released:
             released[lesson, name] = nbformat.read(course.release / lesson / name, as_version=4)
-        submission.notes += _structure_notes(nbformat.read(path, as_version=4), released[lesson, name], name)
+        submission.notes += _structure_notes(nbformat.reads(raw.decode(), as_version=4), released[lesson, name], name)
     return submission
 
 
-def _unreadable(path: Path) -> str | None:
-    raw = path.read_bytes()
+def _open_folder(submitted: Path, student: str, lesson: str) -> int:
+    """A descriptor of ``submitted/STUDENT/LESSON``, each step opened without following a link."""
+    fd = os.open(submitted, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for i, part in enumerate((student, lesson)):
+            try:
+                inner = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
+            except OSError as error:
+                if error.errno not in (errno.ELOOP, errno.ENOTDIR):
+                    raise
+                raise NotAFile(f"{'/'.join((student, lesson)[:i + 1])} is {_what(part, fd)}; a submission is "
+                               "a folder of files, never a link: put the files themselves there") from None
+            os.close(fd)
+            fd = inner
+        return fd
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _what(name: str, dir_fd: int) -> str:
+    mode = os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_mode
+    return "a symbolic link" if stat.S_ISLNK(mode) else "not a folder" if stat.S_ISREG(mode) else \
+        "not a regular file or folder"
+
+
+def _listing(submitted: Path, student: str, lesson: str) -> list[str]:
+    fd = _open_folder(submitted, student, lesson)
+    try:
+        return os.listdir(fd)
+    finally:
+        os.close(fd)
+
+
+def read_submitted(submitted: Path, student: str, lesson: str, name: str) -> bytes | None:
+    """The bytes of ``submitted/STUDENT/LESSON/NAME`` (None where it is missing), never read through a link:
+    :class:`NotAFile` where the file or one of its folders is a link, or not a regular file or folder."""
+    try:
+        fd = _open_folder(submitted, student, lesson)
+    except FileNotFoundError:
+        return None
+    try:
+        try:  # O_NONBLOCK: a FIFO planted in the folder must not hang the grader
+            file = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=fd)
+        except FileNotFoundError:
+            return None
+        except OSError as error:
+            if error.errno != errno.ELOOP:
+                raise
+            raise NotAFile(f"{name} is a symbolic link; a submission is files, never links: put the file itself "
+                           "there") from None
+        with os.fdopen(file, "rb") as stream:
+            if not stat.S_ISREG(os.fstat(stream.fileno()).st_mode):
+                raise NotAFile(f"{name} is not a regular file (a folder, pipe or device): submit the file itself")
+            return stream.read()
+    finally:
+        os.close(fd)
+
+
+def notebook_problem(raw: bytes) -> str | None:
+    """Why these bytes are not a notebook nbgrader can grade (empty, not JSON, not a notebook), or None."""
     if not raw.strip():
         return "the file is empty"
     try:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
 CONFIG_NAME = "nbgrader_config.py"
-STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}$")
+# Letters and digits of any alphabet (so that Zoë and Zoé stay two students), and ._@+-.
+STUDENT_ID = re.compile(r"[^\W_][\w.@+-]{0,63}")
 
 
 class GradingError(Exception):
@@ -116,7 +118,9 @@ def load_course(config_file: str | Path | None = None) -> Course:
 
 
 def check_student_id(student: str) -> str:
-    if not STUDENT_ID.match(student):
-        raise GradingError(f"student id {student!r} is not usable as a folder name: use letters, digits and "
-                           "._@+- (at most 64 characters, starting with a letter or digit)")
+    """``student`` if it is usable as a folder name: letters (composed, NFC) and digits of any alphabet, ``._@+-``."""
+    if not STUDENT_ID.fullmatch(student) or unicodedata.normalize("NFC", student) != student:
+        raise GradingError(f"student id {student!r} is not usable as a folder name: use letters of any alphabet "
+                           "(in composed form, NFC), digits and ._@+- (at most 64 characters, starting with a "
+                           "letter or digit)")
     return student

@@ -103,9 +103,14 @@ def student_free_gradebook(course: Course, target: Path) -> Path:
 
 def build_job(course: Course, submission: Submission, limits: sandbox.Limits, use_sandbox: bool,
               cell_times: dict, guard_names: dict, folder: Path | None) -> Job:
-    files = {name: _deduplicated(submission.folder / name) for name in submission.gradable}
-    if (submission.folder / "timestamp.txt").is_file():
-        files["timestamp.txt"] = (submission.folder / "timestamp.txt").read_bytes()
+    # The bytes checks.inspect read (never through a link), not the folder again: what was checked is what runs.
+    missing = [name for name in submission.gradable if name not in submission.files]
+    if missing:
+        raise ValueError(f"build_job takes a Submission from checks.inspect, with the bytes of each gradable notebook; "
+                         f"{submission.student}/{submission.lesson} lacks {missing}")
+    files = {name: _deduplicated(submission.files[name]) for name in submission.gradable}
+    if submission.timestamp is not None:
+        files["timestamp.txt"] = submission.timestamp
     hidden = tuple(str(p) for p in sorted({course.source, course.grader, course.submitted, course.autograded,
                                            course.feedback, course.root / "solutions"} - {course.root}))
     return Job(student=submission.student, lesson=submission.lesson, files=files, limits=limits,
@@ -114,13 +119,13 @@ def build_job(course: Course, submission: Submission, limits: sandbox.Limits, us
                folder=str(folder) if folder else None)
 
 
-def _deduplicated(path: Path) -> bytes:
+def _deduplicated(raw: bytes) -> bytes:
     """A notebook's bytes; a cell repeating an earlier cell's grade_id loses its nbgrader metadata.
 
     This is what nbgrader's DeduplicateIds means to do, but nbgrader 0.9.6 then fails with a
     KeyError in OverwriteCells.add_missing_task_cells, so it is done here, before nbgrader.
     """
-    nb = nbformat.read(path, as_version=4)
+    nb = nbformat.reads(raw.decode(), as_version=4)
     seen: set[str] = set()
     changed = False
     for cell in nb.cells:
@@ -130,7 +135,7 @@ def _deduplicated(path: Path) -> bytes:
             changed = True
         elif grade_id:
             seen.add(grade_id)
-    return nbformat.writes(nb).encode() if changed else path.read_bytes()
+    return nbformat.writes(nb).encode() if changed else raw
 
 
 def guard_names(course: Course, lesson: str) -> dict[str, dict[str, str]]:

@@ -49,16 +49,16 @@ class Report:
         return cls(**json.loads(path.read_text()))
 
 
-def _timestamp(folder: Path):
+def _timestamp(raw: bytes | None):
+    """The time of a submission's ``timestamp.txt`` as :func:`checks.inspect` read it, or None."""
     from nbgrader.utils import parse_utc
 
-    path = folder / "timestamp.txt"
-    if path.is_file():
-        try:
-            return parse_utc(path.read_text().strip())
-        except Exception:
-            return None
-    return None
+    if raw is None:
+        return None
+    try:
+        return parse_utc(raw.decode().strip())
+    except Exception:
+        return None
 
 
 def merge(course: Course, submission: Submission, result: JobResult | None) -> Report:
@@ -77,7 +77,7 @@ def merge(course: Course, submission: Submission, result: JobResult | None) -> R
         warnings.simplefilter("ignore", sqlalchemy.exc.SAWarning)
         gradebook.update_or_create_student(submission.student)
         record = gradebook.update_or_create_submission(submission.lesson, submission.student,
-                                                       timestamp=_timestamp(submission.folder))
+                                                       timestamp=_timestamp(submission.timestamp))
         for notebook in record.notebooks:
             mine = graded.get(notebook.name) or {}
             for grade in notebook.grades:

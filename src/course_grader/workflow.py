@@ -4,7 +4,8 @@
   ``lessons/``, cells into the gradebook), and due dates from ``grader/due_dates.json``;
 - :func:`collect` (:mod:`.collect`): a class's submissions, from a folder of
   ``student/lesson/*.ipynb`` or from a learning platform's zip, into ``grader/submitted/`` (a
-  replaced submission is kept aside);
+  replaced submission is kept aside; links, unsafe or oversized entries and files that are not
+  what their names say are skipped with the reason, the rest collected);
 - :func:`feedback`: ``nbgrader generate_feedback`` (HTML per student and lesson, rewritten so that it
   shows results and explanations but no hidden test, see :mod:`.feedback`);
 - :func:`export_csv` (:mod:`.export`): one row per student and lesson (raw score, late penalty,
