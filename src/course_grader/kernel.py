@@ -40,6 +40,17 @@ def _undumpable() -> None:
         pass
 
 
+def _quiet_libraries() -> None:
+    """Libraries' own background threads off: tests run with no thread but the kernel's (tqdm starts a monitor
+    thread for every bar, disabled or not)."""
+    try:
+        import tqdm.std
+
+        tqdm.std.tqdm.monitor_interval = 0
+    except ImportError:
+        pass
+
+
 def _resolve(how: tuple):
     kind = how[0]
     if kind == "import":
@@ -150,6 +161,9 @@ def install(secrets: dict, verdicts_fd: int, user_ns: dict) -> None:
 
     _type, _id, _str, _len = type, id, str, len
     _current_frames, _get_ident = sys._current_frames, _thread.get_ident
+    import threading
+
+    _threads = threading._active  # ident -> Thread, for the names in a message
     _gettrace, _getprofile = sys.gettrace, sys.getprofile
     _write, _dumps, _frozenset = os.write, json.dumps, frozenset
     _FrameType, _TracebackType, _FunctionType = types.FrameType, types.TracebackType, types.FunctionType
@@ -202,7 +216,9 @@ def install(secrets: dict, verdicts_fd: int, user_ns: dict) -> None:
         if state["threads"] is not None:
             extra = [ident for ident in _current_frames() if ident not in state["threads"]]
             if extra:
-                found.append(f"your code started {_len(extra)} thread(s) that were still running; tests run with none")
+                names = ", ".join(_str(getattr(_threads.get(ident), "name", "?"))[:40] for ident in extra[:3])
+                found.append(f"your code started {_len(extra)} thread(s) that were still running ({names}); tests "
+                             "run with none")
         return found
 
     def verdict(line: str) -> None:
@@ -313,6 +329,7 @@ def main(argv: list[str] | None = None) -> None:
             importlib.import_module(name)
         except Exception:
             pass
+    _quiet_libraries()
     _undumpable()
     from ipykernel.kernelapp import IPKernelApp
 

@@ -245,7 +245,7 @@ def make_checks(tensor_types: tuple, trusted_types: frozenset):
 
     Everything they use is bound here, so that nothing the notebook rebinds later reaches them.
     """
-    _type, _len, _issubclass = type, len, issubclass
+    _type, _len, _issubclass, _zip, _enumerate, _next = type, len, issubclass, zip, enumerate, next
     _AssertionError, _tuple, _list, _dict, _set, _frozenset = AssertionError, tuple, list, dict, set, frozenset
     hooks = ("__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__", "__bool__", "__len__", "__contains__",
              "__torch_function__", "__torch_dispatch__", "__array_function__", "__array_ufunc__", "__index__",
@@ -278,16 +278,17 @@ def make_checks(tensor_types: tuple, trusted_types: frozenset):
                                   "plain tensor")
         hook = redefines(t)
         if hook is not None:
-            plain = next((b.__name__ for b in t.__mro__[1:] if b in trusted_types and b is not object), None)
+            plain = _next((b.__name__ for b in t.__mro__[1:] if b in trusted_types and b is not object), None)
             what = f"a subclass of {plain}" if plain else "a class of its own"
             raise _AssertionError(f"the value checked is a {t.__qualname__} ({what} that redefines {hook}), so the "
                                   f"check could not trust it: return a plain {plain or 'value'}")
 
     def cmp(ops, *operands):
+        """``operands[0] ops[0] operands[1] ...`` as Python evaluates it, once every operand is checked."""
         for value in operands:
             check(value)
-        left = operands[0]
-        for op, right in zip(ops, operands[1:]):
+        left, last = operands[0], _len(ops) - 1
+        for i, (op, right) in _enumerate(_zip(ops, operands[1:])):
             if op == "==":
                 ok = left == right
             elif op == "!=":
@@ -308,8 +309,7 @@ def make_checks(tensor_types: tuple, trusted_types: frozenset):
                 ok = left is right
             else:
                 ok = left is not right
-            check(ok)
-            if not ok:
+            if i < last and not ok:  # a chain stops at its first false link, as Python's does
                 return ok
             left = right
         return ok
