@@ -9,6 +9,8 @@ Three related shape tasks share one picture generator (:mod:`finetune_course.sha
   metrics lesson.
 * ``colour``: what colour is the shape? A task unlike the checkpoint's own (its shapes had
   random colours), for lesson 08.
+* ``target_shifted``: the target task's 5 shapes from another distribution (smaller, on
+  striped backgrounds, less contrast, more noise): out-of-distribution pictures for lesson 09.
 
 Used in every lesson.
 """
@@ -37,6 +39,7 @@ class TaskSpec:
     per_class: dict[str, int]  # default pictures per class, by split
     shapes: tuple[str, ...] = ()  # for ``rare``: the negative class is drawn from these
     positive_per_mille: int = 0  # for ``rare``: how many pictures in 1000 are positive
+    shifted: bool = False  # drawn by ``render(..., shifted=True)``: the same classes, another distribution
 
 
 TASKS: dict[str, TaskSpec] = {
@@ -64,6 +67,13 @@ TASKS: dict[str, TaskSpec] = {
         classes=("red", "green", "blue", "yellow"),
         per_class={"train": 20, "val": 100, "test": 100},
         shapes=("arrow", "frame", "trapezoid", "l_shape", "star4"),
+    ),
+    # the target task's shapes drawn differently: to measure accuracy out of distribution
+    "target_shifted": TaskSpec(
+        code=5,
+        classes=("arrow", "frame", "trapezoid", "l_shape", "star4"),
+        per_class={"train": 20, "val": 100, "test": 100},
+        shifted=True,
     ),
 }
 SPLITS = {"train": 0, "val": 1, "test": 2}
@@ -129,7 +139,7 @@ def make_shapes(task: str = "target", split: str = "train", *, per_class: int | 
     """Generates a split of one of the course's shape tasks, deterministically.
 
     Args:
-        task: ``"source"``, ``"target"`` or ``"rare"`` (see :data:`TASKS`).
+        task: ``"source"``, ``"target"``, ``"rare"``, ``"colour"`` or ``"target_shifted"`` (see :data:`TASKS`).
         split: ``"train"``, ``"val"`` or ``"test"``; each split has its own pictures.
         per_class: pictures per class (balanced tasks); the default depends on task and split.
         num_images: total pictures instead of ``per_class`` (needed for ``rare``, whose
@@ -164,7 +174,7 @@ def make_shapes(task: str = "target", split: str = "train", *, per_class: int | 
             shape = spec.classes[1] if label else spec.shapes[int(rng.integers(len(spec.shapes)))]
         else:
             shape = spec.classes[label]
-        images[i] = render(shape, rng)
+        images[i] = render(shape, rng, shifted=spec.shifted)
     return ShapesDataset(torch.from_numpy(images), torch.tensor(labels, dtype=torch.int64),
                          list(spec.classes), transform)
 

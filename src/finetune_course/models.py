@@ -5,7 +5,7 @@ Everything returns or changes a standard torchvision classifier (``resnet18`` by
 are exactly what you see in any PyTorch tutorial. Helpers that change what trains print one
 line saying what is trainable now.
 
-Used in lessons 02, 03, 04 and 07.
+Used in lessons 02, 03, 04, 07 and 09.
 """
 
 from __future__ import annotations
@@ -205,6 +205,71 @@ def param_groups(model: nn.Module, *, head_lr: float, backbone_lr: float | None 
             n = sum(p.numel() for p in group["params"])
             print(f"param group {group['name']}: {len(group['params'])} tensors, {n:,} parameters, lr {group['lr']:g}")
     return groups
+
+
+def _block_of(name: str) -> str:
+    first = name.split(".")[0]
+    return "stem" if first in ("conv1", "bn1") else first
+
+
+RESNET_DEPTH = ("fc", "layer4", "layer3", "layer2", "layer1", "stem")  # from the head down
+
+
+def lr_by_depth(model: nn.Module, lr: float, decay: float) -> list[dict]:
+    """Parameter groups for a ResNet whose rates fall by ``decay`` per block below the head.
+
+    ``fc`` at ``lr``, ``layer4`` at ``lr * decay``, ``layer3`` at ``lr * decay ** 2`` and so on
+    down to the stem (``conv1``, ``bn1``) at ``lr * decay ** 5``: layers near the input hold the
+    most general features, so they move least (timm's ``layer_decay``, 0.75 by default, does this
+    per block; fast.ai's ``slice(lr / 100, lr)`` spreads rates the same way). Frozen parameters
+    are left out, and so is a group with nothing trainable.
+
+    Used in lesson 09 (Exercise 1 writes it).
+    """
+    names = [name for name, _ in model.named_parameters()]
+    unknown = sorted({_block_of(n) for n in names} - set(RESNET_DEPTH))
+    if unknown:
+        raise ValueError(f"lr_by_depth knows a ResNet's blocks {RESNET_DEPTH}; this model also has {unknown}")
+    groups = []
+    for depth, block in enumerate(RESNET_DEPTH):
+        params = [p for n, p in model.named_parameters() if p.requires_grad and _block_of(n) == block]
+        if params:
+            groups.append({"name": block, "params": params, "lr": lr * decay ** depth})
+    return groups
+
+
+def batchnorm_and_bias_only(model: nn.Module) -> nn.Module:
+    """Leaves trainable only every bias, every BatchNorm weight and the head (BitFit with BatchNorm).
+
+    Everything else is frozen. Train it with :func:`batchnorm_statistics_eval` as the switch to
+    training mode, so that the BatchNorm layers keep their pretrained statistics.
+
+    Used in lesson 09 (Exercise 2 writes it).
+    """
+    head = head_name(model) + "."
+    for name, param in model.named_parameters():
+        param.requires_grad = name.endswith(".bias") or name.startswith(head)
+    for module in model.modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm) and module.weight is not None:
+            module.weight.requires_grad = True
+    return model
+
+
+def batchnorm_statistics_eval(model: nn.Module) -> nn.Module:
+    """``model.train()``, except that every BatchNorm layer runs in eval mode.
+
+    Its running statistics stay the pretrained ones while its weight and bias still train (if
+    they require gradients): what BatchNorm-and-bias fine-tuning needs, since
+    :func:`frozen_batchnorm_eval` only switches layers whose parameters are all frozen.
+    mmdetection calls this ``norm_eval``. Pass it to ``fit(..., train_mode=...)``.
+
+    Used in lesson 09 (Exercise 2 writes it).
+    """
+    model.train()
+    for module in model.modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm):
+            module.eval()
+    return model
 
 
 def frozen_batchnorm_eval(model: nn.Module) -> list[str]:

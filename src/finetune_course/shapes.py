@@ -118,21 +118,32 @@ def _random_colours(rng: np.random.Generator, min_contrast: float = 60.0, colour
             return fg, bg1, bg2
 
 
-def render(shape: str, rng: np.random.Generator, size: int = IMAGE_SIZE, colour: str | None = None) -> np.ndarray:
+def _stripes(rng: np.random.Generator, size: int) -> np.ndarray:
+    """0/1 stripes, 3 to 6 pixels wide, horizontal, vertical or diagonal: integer arithmetic only."""
+    a, b = ((1, 0), (0, 1), (1, 1), (1, -1))[int(rng.integers(4))]
+    width = int(rng.integers(3, 7))
+    iy, ix = np.meshgrid(np.arange(size), np.arange(size), indexing="ij")
+    return ((a * ix + b * iy + 4 * size) // width % 2).astype(np.float64)
+
+
+def render(shape: str, rng: np.random.Generator, size: int = IMAGE_SIZE, colour: str | None = None,
+           shifted: bool = False) -> np.ndarray:
     """Draws one picture of ``shape`` with random size, position, rotation, colours and noise.
 
     ``colour`` (one of :data:`COLOURS`) fixes the shape's colour family; the background stays random.
+    ``shifted`` draws the same shape from another distribution: smaller, on a striped background
+    of two unrelated colours, with less contrast and more noise (the ``target_shifted`` task).
 
     Returns:
         ``uint8`` array of shape ``(3, size, size)``.
     """
     inside = SHAPES[shape]
     half = size / 2
-    radius = half * (0.45 + 0.4 * rng.random())
+    radius = half * ((0.35 + 0.25 * rng.random()) if shifted else (0.45 + 0.4 * rng.random()))
     cos, sin = _random_rotation(rng)
     margin = max(half - radius - 1.0, 0.0)
     cx, cy = margin * (2 * rng.random() - 1), margin * (2 * rng.random() - 1)
-    fg, bg1, bg2 = _random_colours(rng, colour=colour)
+    fg, bg1, bg2 = _random_colours(rng, colour=colour, min_contrast=50.0 if shifted else 60.0)
     gradient = rng.integers(-100, 101, size=2) / 100.0
 
     n = size * _SUPERSAMPLE
@@ -145,7 +156,9 @@ def render(shape: str, rng: np.random.Generator, size: int = IMAGE_SIZE, colour:
 
     px = (np.arange(size, dtype=np.float64) + 0.5) / size
     t = np.clip(0.5 + (px[None, :] - 0.5) * gradient[0] + (px[:, None] - 0.5) * gradient[1], 0.0, 1.0)
+    if shifted:  # stripes in the two background colours instead of a gentle gradient
+        t = _stripes(rng, size)
     background = bg1[:, None, None] * (1.0 - t) + bg2[:, None, None] * t
     picture = background * (1.0 - cover) + fg[:, None, None] * cover
-    noise = rng.integers(-12, 13, size=picture.shape)
+    noise = rng.integers(-20, 21, size=picture.shape) if shifted else rng.integers(-12, 13, size=picture.shape)
     return np.clip(np.rint(picture) + noise, 0, 255).astype(np.uint8)

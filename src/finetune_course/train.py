@@ -126,20 +126,25 @@ def _check_outputs(outputs: torch.Tensor, labels: torch.Tensor) -> None:
 def train_one_epoch(model: nn.Module, train_loader: DataLoader, criterion: nn.Module,
                     optimizer: torch.optim.Optimizer, *, device: torch.device | str | None = None,
                     amp: bool | None = None, scheduler=None, progress: bool = True,
-                    desc: str = "train") -> tuple[float, float]:
+                    desc: str = "train", train_mode=None) -> tuple[float, float]:
     """One pass over ``train_loader``. Returns mean loss and accuracy over the epoch.
 
     Batches go to ``device``, by default the model's. Frozen BatchNorm layers are kept in
     eval mode (see ``frozen_batchnorm_eval``). ``scheduler`` (optional) is stepped after every
-    batch, as ``OneCycleLR`` expects.
+    batch, as ``OneCycleLR`` expects. ``train_mode(model)`` (optional) replaces that switch to
+    training mode, e.g. ``models.batchnorm_statistics_eval``, which keeps every BatchNorm's
+    statistics fixed, trainable or not.
 
-    Used in lesson 05 (Exercise 2 writes it).
+    Used in lessons 05 (Exercise 2 writes it) and 09.
     """
     device = model_device(model) if device is None else pick_device(device)
     amp = _use_amp(device, amp)
     scaler = torch.amp.GradScaler("cuda", enabled=amp and not torch.cuda.is_bf16_supported())
-    model.train()
-    frozen_batchnorm_eval(model)
+    if train_mode is None:
+        model.train()
+        frozen_batchnorm_eval(model)
+    else:
+        train_mode(model)
     total_loss, correct, seen = 0.0, 0, 0
     for inputs, labels in _batches(train_loader, desc, progress):
         inputs, labels = inputs.to(device, non_blocking=True), labels.to(device, non_blocking=True)
@@ -193,11 +198,12 @@ def evaluate(model: nn.Module, val_loader: DataLoader, criterion: nn.Module | No
 def fit(model: nn.Module, train_loader: DataLoader, val_loader: DataLoader | None = None, *,
         optimizer: torch.optim.Optimizer, num_epochs: int, criterion: nn.Module | None = None,
         scheduler=None, device: torch.device | str | None = None, amp: bool | None = None,
-        progress: bool = True, desc: str = "epochs", on_epoch=None) -> History:
+        progress: bool = True, desc: str = "epochs", on_epoch=None, train_mode=None) -> History:
     """Trains for ``num_epochs``, evaluating on ``val_loader`` after each; returns the history.
 
     ``scheduler`` (optional) is stepped once per epoch. ``on_epoch(history)`` (optional) is called
-    after each epoch, e.g. to keep the weights of the best epoch so far.
+    after each epoch, e.g. to keep the weights of the best epoch so far. ``train_mode`` is passed
+    to :func:`train_one_epoch`.
     """
     if not isinstance(num_epochs, int) or num_epochs < 1:
         raise ValueError(f"num_epochs must be a positive int; got {num_epochs!r}")
@@ -209,7 +215,7 @@ def fit(model: nn.Module, train_loader: DataLoader, val_loader: DataLoader | Non
     bar = tqdm(range(num_epochs), desc=desc, **_off(progress))
     for _ in bar:
         loss, acc = train_one_epoch(model, train_loader, criterion, optimizer, device=device,
-                                    amp=amp, progress=progress)
+                                    amp=amp, progress=progress, train_mode=train_mode)
         history.train_loss.append(loss)
         history.train_acc.append(acc)
         if val_loader is not None:
@@ -294,7 +300,7 @@ def default_cut(model: nn.Module) -> str:
 def fit_cached(model: nn.Module, train_loader: DataLoader, val_loader: DataLoader | None = None, *,
                optimizer: torch.optim.Optimizer, num_epochs: int, cut: str | None = None,
                criterion: nn.Module | None = None, scheduler=None, device: torch.device | str | None = None,
-               progress: bool = True, on_epoch=None) -> History:
+               progress: bool = True, on_epoch=None, train_mode=None) -> History:
     """Like :func:`fit`, but the frozen part up to ``cut`` runs only once.
 
     Everything up to and including the child ``cut`` must be frozen. Its outputs are cached
@@ -305,6 +311,7 @@ def fit_cached(model: nn.Module, train_loader: DataLoader, val_loader: DataLoade
 
     ``cut`` defaults to the child just before the head: ``"avgpool"`` in a ResNet (so only the
     head trains), ``"features"`` in a MobileNetV2. ``history.seconds`` includes the time spent caching.
+    ``train_mode`` is passed to :func:`train_one_epoch` (it gets the part that trains).
     """
     device = pick_device(device)
     cut = cut or default_cut(model)
@@ -325,6 +332,6 @@ def fit_cached(model: nn.Module, train_loader: DataLoader, val_loader: DataLoade
     caching = time.perf_counter() - start
     history = fit(tail, _like(train_loader, train_features), val_features, optimizer=optimizer,
                   num_epochs=num_epochs, criterion=criterion, scheduler=scheduler, device=device,
-                  progress=progress, desc=f"epochs (cached up to {cut})", on_epoch=on_epoch)
+                  progress=progress, desc=f"epochs (cached up to {cut})", on_epoch=on_epoch, train_mode=train_mode)
     history.seconds = [s + caching for s in history.seconds]
     return history
