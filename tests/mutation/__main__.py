@@ -38,21 +38,26 @@ def main():
         parser.error(f"no lesson {sorted(unknown)}; the lessons are {sorted(every)}")
     chosen = {lesson: every[lesson] for lesson in args.lessons} if args.lessons else every
     # the results file is written after each lesson; a lesson run again replaces its entries
-    kept = json.loads(RESULTS.read_text()) if RESULTS.exists() else {"rows": [], "lessons": {}}
-    rows, lessons = kept["rows"], kept["lessons"]
     took = 0.0
     for lesson, path in ({} if args.rescore else chosen).items():
         new_rows, new_lessons = mutation.run({lesson: path}, max_per_exercise=args.max_per_exercise, seed=args.seed,
                                              parallel=args.jobs)
+        rows, lessons = recorded()  # read again: another lesson may have been recorded meanwhile
         rows = [r for r in rows if r["lesson"] != lesson] + new_rows
         lessons = {**lessons, **new_lessons}
         took += new_lessons[lesson]["seconds"]
         result = write(rows, lessons, list(every))
         print(mutation.summary([t for t in result["exercises"] if t["lesson"] == lesson]), flush=True)
+    rows, lessons = recorded()
     result = write(rows, lessons, list(every))
     print(mutation.summary(result["exercises"]))
     print(f"{len(result['mutants'])} mutants recorded; this run took {took:.0f} s; written to {RESULTS.relative_to(ROOT)}")
     sys.exit(0 if result["ok"] and set(lessons) == set(every) else 1)
+
+
+def recorded() -> tuple[list[dict], dict]:
+    kept = json.loads(RESULTS.read_text()) if RESULTS.exists() else {"rows": [], "lessons": {}}
+    return kept["rows"], kept["lessons"]
 
 
 def write(rows: list[dict], lessons: dict, order: list[str]) -> dict:

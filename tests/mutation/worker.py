@@ -6,9 +6,9 @@ The notebook runs once from the top to the last exercise's last test cell, in on
 state a student's notebook has at that point, runs the mutated solution cell and the cells
 after it up to the exercise's last test cell (worked examples in between included, as
 nbgrader runs them: errors allowed), reports which test failed, if any, and exits. Nothing a
-mutant does can reach the next mutant, so there is nothing to restore. A child past its time
-limit is killed (the grader's per-cell limits would fail it too). The same is done first with
-the unchanged solution (unparsed as the mutants are): it must pass, or the harness is wrong.
+mutant does can reach the next mutant, so there is nothing to restore. A child past the time
+limit is killed (the grader's per-cell limits would fail it too). The same is done with the
+unchanged solution (unparsed as the mutants are): it must pass, or the harness is wrong.
 """
 
 from __future__ import annotations
@@ -122,16 +122,15 @@ def main(plan_path: str, result_path: str) -> None:
         if exercise:
             following = [(cells[i]["grade_id"] or f"cell {i}", cells[i]["source"], i in exercise["tests"])
                          for i in range(index + 1, exercise["last"] + 1) if cells[i]["type"] == "code"]
-            control = run_forked(shell, [(exercise["name"], exercise["control"], False)] + following, plan["control_limit"])
-            limit = max(plan["min_limit"], plan["limit_factor"] * control["seconds"])
-            row = {"lesson": plan["lesson"], "exercise": exercise["name"], "control": control, "limit": limit,
-                   "mutants": []}
+            # the unchanged solution first, the mutants with it (a failing control voids them all)
+            tasks = [[(exercise["name"], source, False)] + following
+                     for source in [exercise["control"]] + [m["source"] for m in exercise["mutants"]]]
+            control, *verdicts = run_many(shell, tasks, plan["limit"], plan.get("parallel", 1))
+            row = {"lesson": plan["lesson"], "exercise": exercise["name"], "control": control, "limit": plan["limit"],
+                   "mutants": [] if control["killed"] else
+                   [{"id": m["id"], **v} for m, v in zip(exercise["mutants"], verdicts)]}
             print(f"{plan['lesson']} {exercise['name']}: control {'FAILED ' + str(control) if control['killed'] else 'passes'}"
                   f" in {control['seconds']} s; {len(exercise['mutants'])} mutants", file=sys.stderr, flush=True)
-            if not control["killed"]:
-                tasks = [[(exercise["name"], mutant["source"], False)] + following for mutant in exercise["mutants"]]
-                verdicts = run_many(shell, tasks, limit, plan.get("parallel", 1))
-                row["mutants"] = [{"id": m["id"], **v} for m, v in zip(exercise["mutants"], verdicts)]
             results.append(row)
         error = _error(shell.run_cell(cell["source"], store_history=True))
         if error:
