@@ -14,7 +14,7 @@ when a test cell of its exercise raises (or it runs past its time limit). A muta
 survives is either killed by a better hidden test or listed in ``equivalent.json`` with the
 reason no test can tell it from the solution. Quiz answers (``answer_qN``) are not mutated.
 
-    .venv/bin/python tests/mutation [LESSON ...]     # all 8 lessons: about 15 minutes on 2 cores
+    .venv/bin/python tests/mutation [LESSON ...] [--jobs N]
 
 writes ``bench/results/mutation.json`` and prints a score per exercise; it exits 1 if a
 mutant survives that is not listed as equivalent (or one listed is killed after all).
