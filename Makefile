@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # nbgrader shells out to tools of the environment (alembic), so they must be on PATH.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: install demo test test-browser lab check lessons autograde feedback grades bundle bench clean
+.PHONY: install demo test test-browser lab check lessons autograde feedback grades bundle bench mutation clean
 
 install: $(STAMP)
 
@@ -57,6 +57,11 @@ bench: install
 	$(BIN)/python bench/grading.py
 	$(BIN)/python bench/quiz_guessing.py
 	$(BIN)/python bench/backbones.py
+
+# Mutation testing of the tests: wrong variants of every solution, each run against its exercise's
+# tests; writes bench/results/mutation.json (see README, "Mutation testing of the tests").
+mutation: install
+	$(BIN)/python tests/mutation
 
 clean:
 	rm -rf $(VENV) demo_output .pytest_cache

@@ -10,6 +10,9 @@ VARIANTS = [
           None, 'scratch_model = load_model(weights="course", num_classes=num_classes)'),
     wrong("load_models", "a deeper network as the scratch twin",
           None, 'from torchvision.models import resnet34\nscratch_model = resnet34(weights=None, num_classes=num_classes)'),
+    wrong("load_models", "a 'from scratch' twin that keeps every pretrained weight but conv1's",
+          None, 'scratch_model = load_model(weights="course", num_classes=num_classes)\n'
+          'scratch_model.conv1.reset_parameters()'),
     right("load_models", "torchvision's constructor for the twin, the default weights for the checkpoint",
           'pretrained_model = load_model()',
           'from torchvision.models import resnet18\nscratch_model = resnet18(weights=None, num_classes=num_classes)'),

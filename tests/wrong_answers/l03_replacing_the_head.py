@@ -21,6 +21,8 @@ VARIANTS = [
     wrong("keras_head", "log-softmax and NLLLoss", "head = nn.Sequential(nn.Linear(in_features, num_classes), "
           "nn.LogSoftmax(dim=1))\ncriterion = nn.NLLLoss()"),
     wrong("keras_head", "the example's numbers typed in", "head = nn.Linear(1280, 5)\ncriterion = nn.CrossEntropyLoss()"),
+    wrong("keras_head", "a Tanh after the Linear layer: scores squashed into (-1, 1) (found by mutation testing)",
+          "head = nn.Sequential(nn.Linear(in_features, num_classes), nn.Tanh())\ncriterion = nn.CrossEntropyLoss()"),
     right("keras_head", "MobileNetV2's own Dropout + Linear",
           "head = nn.Sequential(nn.Dropout(0.2), nn.Linear(in_features, num_classes))\ncriterion = nn.CrossEntropyLoss()"),
 ]
