@@ -139,7 +139,7 @@ def install(secrets: dict, verdicts_fd: int, user_ns: dict) -> None:
                 values.append(_resolve(how))
             except Exception as error:
                 values.append(_Unresolved(".".join(str(p) for p in how[1:] if p), error))
-        factory = types.FunctionType(factory_code, user_ns, "__grader_factory")
+        factory = types.FunctionType(factory_code, user_ns, "_grader_factory")
         tests[tid] = (factory(cmp, truth, call, user_ns, *values), spec["token"], None)
     for helper in (cmp, truth, call):
         protected.add(helper.__code__)

@@ -24,8 +24,8 @@ import builtins
 
 _CMP = {ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=",
         ast.In: "in", ast.NotIn: "not in", ast.Is: "is", ast.IsNot: "is not"}
-CMP_HELPER, TRUTH_HELPER, CALL_HELPER = "__grader_cmp", "__grader_truth", "__grader_call"
-TEST_NAME = "__grader_test"
+CMP_HELPER, TRUTH_HELPER, CALL_HELPER = "_grader_cmp", "_grader_truth", "_grader_call"
+TEST_NAME = "_grader_test"
 
 
 class Plan:
@@ -39,7 +39,7 @@ class Plan:
         for name, known in self.bindings.items():
             if known == how:
                 return name
-        name = f"__grader_b{len(self.bindings)}"
+        name = f"_grader_b{len(self.bindings)}"
         self.bindings[name] = how
         return name
 
@@ -102,7 +102,7 @@ class _Rewrite(ast.NodeTransformer):
             else:
                 how = ("import", alias.name.split(".")[0])
                 target = alias.name.split(".")[0]
-                self.plan.bindings.setdefault("__grader_pre_" + alias.name, ("import", alias.name))
+                self.plan.bind(("import", alias.name))  # imported when the kernel starts, as the test would
             self.imports[target] = how[1]
             out.append(ast.copy_location(ast.Assign([ast.Name(target, ast.Store())],
                                                     ast.Name(self.plan.bind(how), ast.Load())), node))
@@ -206,7 +206,7 @@ def _strip_magics(source: str) -> str:
 
 
 def compile_test(source: str, imported: dict[str, str], notebook_names: set[str], filename: str):
-    """``(code, plan)``: code that, run in the notebook's namespace, defines ``__grader_factory(helpers..., bindings...)``,
+    """``(code, plan)``: code that, run in the notebook's namespace, defines ``_grader_factory(helpers..., bindings...)``,
     which returns the test as a function of no arguments."""
     tree = ast.parse(_strip_magics(source))
     body = tree.body or [ast.Pass()]
@@ -220,15 +220,15 @@ def compile_test(source: str, imported: dict[str, str], notebook_names: set[str]
     # A name the cell reads before assigning starts as the notebook's value, as it would at top level.
     reads = {n.id for n in ast.walk(ast.Module(flat, [])) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
     preset = sorted(local & reads)
-    start = [ast.parse(f"if {name!r} in __grader_ns: {name} = __grader_ns[{name!r}]").body[0] for name in preset]
+    start = [ast.parse(f"if {name!r} in _grader_ns: {name} = _grader_ns[{name!r}]").body[0] for name in preset]
     for stmt in start:
         ast.fix_missing_locations(stmt)
         for node in ast.walk(stmt):
             node.lineno = node.end_lineno = 1
             node.col_offset = node.end_col_offset = 0
     test = ast.FunctionDef(TEST_NAME, ast.arguments([], [], None, [], [], None, []), start + flat, [], None, None)
-    params = [CMP_HELPER, TRUTH_HELPER, CALL_HELPER, "__grader_ns", *plan.bindings]
-    factory = ast.FunctionDef("__grader_factory",
+    params = [CMP_HELPER, TRUTH_HELPER, CALL_HELPER, "_grader_ns", *plan.bindings]
+    factory = ast.FunctionDef("_grader_factory",
                               ast.arguments([], [ast.arg(p) for p in params], None, [], [], None, []),
                               [test, ast.Return(ast.Name(TEST_NAME, ast.Load()))], [], None, None)
     module = ast.Module([factory], [])
@@ -361,7 +361,14 @@ def trusted_types(modules: list[str] = ()) -> tuple[tuple, frozenset]:
         import torch
 
         tensors = (torch.Tensor, torch.nn.Parameter)
-        found |= {torch.Tensor, torch.nn.Parameter, torch.Size, torch.dtype, torch.device, torch.layout,
+        try:  # torchvision's own tensor classes (an Image from a v2 transform) are tensors tests may trust
+            from torchvision import tv_tensors
+
+            tensors += tuple(v for v in vars(tv_tensors).values()
+                             if isinstance(v, type) and issubclass(v, torch.Tensor) and v not in tensors)
+        except ImportError:
+            pass
+        found |= {*tensors, torch.Size, torch.dtype, torch.device, torch.layout,
                   torch.memory_format, type(torch.float32)}
     except ImportError:
         pass
