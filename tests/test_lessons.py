@@ -187,9 +187,15 @@ def test_students_read_no_internal_words(lesson):
     assert found == [], f"{lesson}: {found}"
 
 
+def visible(cell):
+    """A test cell as students see it: without its hidden tests."""
+    return re.sub(r"^### BEGIN HIDDEN TESTS\n.*?^### END HIDDEN TESTS\n?", "", cell.source, flags=re.M | re.S)
+
+
 def test_the_capstone_runs_on_your_own_folder_with_imagenet_weights(tmp_path, monkeypatch):
-    """Lesson 08 says: change DATA_DIR and WEIGHTS, nothing else. A folder of JPEGs with other class names and no test/
-    split, and a ResNet-18 file where torchvision keeps ImageNet weights; every cell up to the comparisons runs."""
+    """Lesson 08 says: change DATA_DIR and WEIGHTS, nothing else; the visible tests still check your code. A folder of
+    JPEGs with other class names, only train/ and val/, and a ResNet-18 file where torchvision keeps ImageNet weights;
+    every cell up to the comparisons runs, the visible tests included, and nothing is written to the course's folder."""
     import torch
     from nbclient import NotebookClient
     from PIL import Image
@@ -215,8 +221,10 @@ def test_the_capstone_runs_on_your_own_folder_with_imagenet_weights(tmp_path, mo
     for cell in nb.cells:
         if cell.cell_type == "markdown" and cell.source.startswith("## Two questions"):
             break  # the comparisons use the course's own tasks
-        if cell.cell_type == "code" and not cell.metadata.get("nbgrader", {}).get("grade"):
+        if cell.cell_type == "code":
+            cell.source = visible(cell)
             cells.append(cell)
+    assert sum("grade" in c.metadata.get("nbgrader", {}) and c.metadata["nbgrader"]["grade"] for c in cells) == 5
     setup = cells[0]
     assert re.search(r"^DATA_DIR = .*$", setup.source, re.M) and 'WEIGHTS = "course"' in setup.source
     setup.source = re.sub(r"^DATA_DIR = .*$", f"DATA_DIR = {str(photos)!r}", setup.source, flags=re.M)
@@ -230,3 +238,103 @@ def test_the_capstone_runs_on_your_own_folder_with_imagenet_weights(tmp_path, mo
     assert "outputs ['blue', 'green', 'red', 'yellow']" in out
     assert re.search(r"^val pictures: \d+ of 8 right", out, re.M), out
     assert torch.load(tmp_path / "capstone_model.pt", weights_only=True)["size"] == 224
+    assert not (tmp_path / "capstone_pictures").exists(), "a visible test wrote to the course's picture folder"
+    assert sorted(p.name for p in photos.iterdir()) == ["train", "val"]
+
+
+# Words a student meets before the lesson that teaches them: each is explained in the first cell (in course order)
+# that uses it. (word, where it is used, what explains it)
+EXPLAINED_AT_FIRST_USE = [
+    ("head", r"(?i)\bheads?\b", r"\*\*head\*\*"),
+    ("backbone", r"(?i)\bbackbones?\b", r"\*\*backbone\*\*"),
+    ("held-out", r"(?i)\bheld-out\b", r"\*\*held-out\*\*"),
+    ("checkpoint", r"(?i)\bcheckpoints?\b", r"\*checkpoint\* is"),
+    ("epoch", r"(?i)\bepochs?\b", r"\*epoch\*"),
+    ("chance", r"(?i)\bchance\b", r"\*\*chance\*\*: the accuracy\s+of guessing"),
+    ("parameter group", r"(?i)\bparam(eter)? groups?\b", r"\*parameter group\*"),
+    ("logits", r"\blogits?\b", r"raw scores \(logits\)"),
+    ("state_dict", r"state_dict", r"`state_dict\(\)`: a dictionary"),
+    ("avgpool", r"avgpool", r"`avgpool`, the pooling"),
+]
+
+
+def test_words_are_explained_where_students_first_meet_them():
+    cells = [(lesson, i, cell.source) for lesson in LESSONS for i, cell in enumerate(notebook("lessons", lesson).cells)]
+    for word, used, explained in EXPLAINED_AT_FIRST_USE:
+        first = next(((lesson, i, source) for lesson, i, source in cells if re.search(used, source)), None)
+        assert first, f"{word!r} is never used: take it off the list"
+        lesson, i, source = first
+        assert re.search(explained, source), f"{word!r} is first used in {lesson}, cell {i}, and not explained there:\n{source[:400]}"
+
+
+def test_no_lesson_leans_on_a_program_it_never_showed():
+    text = "\n".join(c.source for lesson in LESSONS for c in notebook("lessons", lesson).cells)
+    assert not re.findall(r"(?i)(the course's|a classic) sample (model|program)", text)
+
+
+def test_quiz_blanks_do_not_read_as_python():
+    """`model([1])` reads as a call with a list: a blank is written ____ (or __1__, __2__ where there are several)."""
+    for lesson in LESSONS:
+        for cell in notebook("lessons", lesson).cells:
+            if cell.cell_type == "markdown" and re.match(r"\*\*\d+\.\*\*", cell.source):
+                code = "\n".join(re.findall(r"`([^`]+)`", cell.source) + re.findall(r"```python\n(.*?)```", cell.source, re.S))
+                assert not re.search(r"(?<![\w\]])\[\d\]", code), f"{lesson}: a blank written as a list:\n{cell.source[:300]}"
+
+
+def test_cells_that_take_long_say_so_beforehand():
+    """Where a cell took 10 s or more in the grader's calibration (2 cores), the text before it says how long."""
+    from course_grader.execute import cell_key
+
+    times = json.loads((ROOT / "grader" / "cell_times.json").read_text())
+    long_cells = 0
+    for lesson in LESSONS:
+        cells = notebook("solutions", lesson).cells
+        for i, cell in enumerate(cells):
+            if cell.cell_type == "code" and cell.source.strip() and times[lesson].get(cell_key(cell), 0) >= 10:
+                long_cells += 1
+                text = next(c.source for c in reversed(cells[:i]) if c.cell_type == "markdown")
+                assert re.search(r"about \d+ seconds\s+on\s+a\s+laptop\s+CPU", text), (
+                    f"{lesson}, cell {i} took {times[lesson][cell_key(cell)]:.0f} s; say so in the text above it:\n{cell.source[:200]}")
+    assert long_cells >= 5
+
+
+# Wrong answers that the visible test itself must catch, as its docstring promises (the hidden tests catch them too).
+CAUGHT_BY_THE_VISIBLE_TEST = {
+    "05_training_loop": ["eval mode instead of train mode", "train mode left on", "gradients left on"],
+    "08_capstone": ["the scheduler stepped every batch"],
+}
+
+
+@pytest.mark.parametrize("lesson", sorted(CAUGHT_BY_THE_VISIBLE_TEST))
+def test_visible_tests_catch_what_their_docstrings_promise(lesson, tmp_path):
+    """The student's notebook (solutions, visible tests) runs to the last exercise concerned; then each wrong answer is
+    put in its cell and that exercise's visible test must fail; the right answer is put back after each. Worked
+    examples that train with the package's fit (and the cells that read their histories) are left out: no exercise
+    uses them, and they are most of the lesson's time."""
+    from nbclient import NotebookClient
+
+    sys.path.insert(0, str(ROOT / "tests"))
+    import wrong_answers
+    from course_grader import simulate
+
+    wrongs = [v for v in wrong_answers.variants(lesson) if v.why in CAUGHT_BY_THE_VISIBLE_TEST[lesson]]
+    assert len(wrongs) == len(CAUGHT_BY_THE_VISIBLE_TEST[lesson]) and not any(v.right for v in wrongs)
+    nb = notebook("solutions", lesson)
+    by_id = {c.metadata.get("nbgrader", {}).get("grade_id"): c for c in nb.cells}
+    tests_of = {v.cell: simulate.tested_by(v.cell) for v in wrongs}
+    last = max(nb.cells.index(by_id[test]) for test in tests_of.values())
+    cells = [nbformat.v4.new_code_cell(simulate.fill(c.source) if c.metadata.get("nbgrader", {}).get("solution")
+                                       else visible(c))
+             for c in nb.cells[:last + 1] if c.cell_type == "code"
+             and (c.metadata.get("nbgrader", {}).get("grade_id") or not re.search(r"\bfit(_cached)?\(|histories", c.source))]
+    for v in wrongs:
+        test = visible(by_id[tests_of[v.cell]])
+        for source in (simulate.fill(by_id[v.cell].source, v.fills), test, simulate.fill(by_id[v.cell].source)):
+            cells.append(nbformat.v4.new_code_cell(source))
+        cells[-2].source = (f"try:\n    exec({test!r})\nexcept AssertionError as err:\n"
+                            f"    print('caught:', {v.why!r}, '|', err)\nelse:\n    print('missed:', {v.why!r})")
+    nb.cells = cells
+    NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    out = "\n".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []) if o.output_type == "stream")
+    for v in wrongs:
+        assert f"caught: {v.why} |" in out, f"{lesson}: the visible test of {v.cell} passes {v.why!r}:\n{out[-2000:]}"

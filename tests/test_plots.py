@@ -21,6 +21,30 @@ def test_curves_draw_train_and_heldout_lines_per_run():
         plot_curves({})
 
 
+def test_a_run_that_a_later_one_repeats_stays_visible_under_it():
+    """The demo's staged run starts as head-only does: drawn on top, it must not hide head-only's curve."""
+    import numpy as np
+
+    head_only = History([1.0, 0.5, 0.3], [0.5, 0.8, 0.9], [1.1, 0.7, 0.6], [0.4, 0.7, 0.8], [1, 2, 3])
+    staged = History(head_only.train_loss + [0.2], head_only.train_acc + [0.95], head_only.val_loss + [0.5],
+                     head_only.val_acc + [0.85], [1, 2, 3, 4])
+    scratch = History([2.0, 1.8, 1.5, 1.2], [0.2, 0.3, 0.4, 0.5], [2.0, 2.1, 2.2, 2.3], [0.2, 0.2, 0.25, 0.2], [1] * 4)
+
+    def pixels_of_first_run(histories):
+        fig = plot_curves(histories)
+        fig.axes[1].get_legend().remove()  # only the curves
+        fig.canvas.draw()
+        rgb = np.asarray(fig.canvas.buffer_rgba())[..., :3].astype(int)
+        return int((np.abs(rgb - np.array([31, 119, 180])).sum(axis=-1) < 30).sum())  # C0, the first run's colour
+
+    alone = pixels_of_first_run({"head-only": head_only})
+    under = pixels_of_first_run({"head-only": head_only, "staged": staged, "scratch": scratch})
+    assert under >= 0.5 * alone, f"head-only shows {under} pixels under staged, {alone} alone"
+    widths = [line.get_linewidth() for line in plot_curves({"head-only": head_only, "staged": staged,
+                                                            "scratch": scratch}).axes[1].lines]
+    assert widths[0] > widths[2] == widths[4], "only the repeated run is drawn wider"
+
+
 def test_confusion_matrix_picture_shows_every_count():
     cm = torch.tensor([[5, 1], [2, 7]])
     fig = plot_confusion_matrix(cm, ["cat", "dog"])

@@ -286,6 +286,24 @@ def test_fit_cached_caches_up_to_the_child_before_the_head_unless_told():
         default_cut(nn.Sequential(nn.Linear(4, 2)))
 
 
+def test_fit_cached_names_a_layer_in_its_progress_bar_only_where_it_was_given_one(capsys):
+    """Lesson 01 runs fit_cached before any layer has a name: its bar says what happens, not "avgpool"."""
+    seed_everything(0)
+    data = TensorDataset(torch.randn(8, 3, 32, 32), torch.randint(0, 2, (8,)))
+
+    def bar(**cut):
+        model = resnet18(weights=None)
+        freeze_all(model, verbose=False)
+        replace_head(model, 2, verbose=False)
+        fit_cached(model, make_loader(data, batch_size=4), num_epochs=1, device="cpu", progress=True,
+                   optimizer=torch.optim.SGD(param_groups(model, head_lr=0.1, verbose=False)), **cut)
+        return capsys.readouterr().err
+
+    default = bar()
+    assert "epochs (head only, on cached features)" in default and "avgpool" not in default, default
+    assert "epochs (cached up to layer3)" in bar(cut="layer3")
+
+
 def test_fit_calls_on_epoch_after_each_epoch_with_the_history_so_far():
     seen = []
     model = nn.Linear(4, 2)

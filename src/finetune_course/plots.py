@@ -29,15 +29,18 @@ def plot_curves(histories: Mapping[str, object], *, title: str | None = None,
     if not histories:
         raise ValueError("plot_curves needs at least one run: {'name': history}")
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 4))
-    for i, (name, history) in enumerate(histories.items()):
-        h = history if isinstance(history, Mapping) else history.to_dict()
+    runs = [history if isinstance(history, Mapping) else history.to_dict() for history in histories.values()]
+    for i, (name, h) in enumerate(zip(histories, runs)):
         colour = f"C{i}"
+        # a run that a later one repeats (staged training starts as head-only does) is drawn wider,
+        # under it, so that both stay visible
+        width = 4.5 if any(_repeats(later, h) for later in runs[i + 1:]) else 1.5
         epochs = range(1, len(h["train_loss"]) + 1)
-        ax_loss.plot(epochs, h["train_loss"], "--", color=colour, label=f"{name} (train)")
-        ax_acc.plot(epochs, h["train_acc"], "--", color=colour, label=f"{name} (train)")
+        ax_loss.plot(epochs, h["train_loss"], "--", color=colour, linewidth=width, label=f"{name} (train)")
+        ax_acc.plot(epochs, h["train_acc"], "--", color=colour, linewidth=width, label=f"{name} (train)")
         if h.get("val_loss"):
-            ax_loss.plot(epochs, h["val_loss"], "-", color=colour, label=f"{name} (held-out)")
-            ax_acc.plot(epochs, h["val_acc"], "-", color=colour, label=f"{name} (held-out)")
+            ax_loss.plot(epochs, h["val_loss"], "-", color=colour, linewidth=width, label=f"{name} (held-out)")
+            ax_acc.plot(epochs, h["val_acc"], "-", color=colour, linewidth=width, label=f"{name} (held-out)")
     for label, epoch in (marks or {}).items():
         for ax in (ax_loss, ax_acc):
             ax.axvline(epoch, color="grey", linestyle=":", linewidth=1)
@@ -51,6 +54,15 @@ def plot_curves(histories: Mapping[str, object], *, title: str | None = None,
         fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def _repeats(later: Mapping, earlier: Mapping) -> bool:
+    """Whether ``later`` draws over ``earlier``: the same values in some curve for two epochs or more."""
+    for key in ("train_loss", "train_acc", "val_loss", "val_acc"):
+        pairs = zip(later.get(key) or [], earlier.get(key) or [])
+        if sum(abs(a - b) <= 1e-9 * max(1.0, abs(b)) for a, b in pairs) >= 2:
+            return True
+    return False
 
 
 def plot_confusion_matrix(cm: torch.Tensor, class_names: Sequence[str], *, title: str = "confusion matrix") -> Figure:

@@ -314,6 +314,8 @@ def fit_cached(model: nn.Module, train_loader: DataLoader, val_loader: DataLoade
     ``train_mode`` is passed to :func:`train_one_epoch` (it gets the part that trains).
     """
     device = pick_device(device)
+    # the progress bar names a layer only where the student chose one (lesson 01 meets this before any layer name)
+    desc = "epochs (head only, on cached features)" if cut in (None, default_cut(model)) else f"epochs (cached up to {cut})"
     cut = cut or default_cut(model)
     body, tail = split_model(model, cut)
     body_children = {name for name, child in model.named_children() if any(child is m for m in body)}
@@ -332,6 +334,6 @@ def fit_cached(model: nn.Module, train_loader: DataLoader, val_loader: DataLoade
     caching = time.perf_counter() - start
     history = fit(tail, _like(train_loader, train_features), val_features, optimizer=optimizer,
                   num_epochs=num_epochs, criterion=criterion, scheduler=scheduler, device=device,
-                  progress=progress, desc=f"epochs (cached up to {cut})", on_epoch=on_epoch, train_mode=train_mode)
+                  progress=progress, desc=desc, on_epoch=on_epoch, train_mode=train_mode)
     history.seconds = [s + caching for s in history.seconds]
     return history
