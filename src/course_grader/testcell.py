@@ -245,7 +245,11 @@ def make_checks(tensor_types: tuple, trusted_types: frozenset):
 
     Everything they use is bound here, so that nothing the notebook rebinds later reaches them.
     """
+    import collections
+
     _type, _len, _issubclass, _zip, _enumerate, _next = type, len, issubclass, zip, enumerate, next
+    _odict, _ddict, _counter, _deque = collections.OrderedDict, collections.defaultdict, collections.Counter, \
+        collections.deque
     _AssertionError, _tuple, _list, _dict, _set, _frozenset = AssertionError, tuple, list, dict, set, frozenset
     hooks = ("__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__", "__bool__", "__len__", "__contains__",
              "__torch_function__", "__torch_dispatch__", "__array_function__", "__array_ufunc__", "__index__",
@@ -265,10 +269,11 @@ def make_checks(tensor_types: tuple, trusted_types: frozenset):
     def check(value, depth=0):
         t = _type(value)
         if t in trusted_types:
-            if depth < 3 and (t is _tuple or t is _list or t is _set or t is _frozenset) and _len(value) <= 10000:
+            if depth < 3 and (t is _tuple or t is _list or t is _set or t is _frozenset or t is _deque) \
+                    and _len(value) <= 10000:
                 for item in value:
                     check(item, depth + 1)
-            elif depth < 3 and t is _dict and _len(value) <= 10000:
+            elif depth < 3 and (t is _dict or t is _odict or t is _ddict or t is _counter) and _len(value) <= 10000:
                 for key, item in value.items():
                     check(key, depth + 1)
                     check(item, depth + 1)
@@ -345,12 +350,17 @@ def trusted_types(modules: list[str] = ()) -> tuple[tuple, frozenset]:
              slice, type, type(Ellipsis), type(NotImplemented), types.ModuleType, types.FunctionType,
              types.BuiltinFunctionType, types.MethodType, object}
     tensors: tuple = ()
-    try:
-        import abc
+    import abc
+    import collections
+    import datetime
+    import decimal
+    import fractions
+    import pathlib
 
-        found.add(abc.ABCMeta)
-    except ImportError:
-        pass
+    # the standard library's own (a state_dict is an OrderedDict)
+    found |= {abc.ABCMeta, collections.OrderedDict, collections.defaultdict, collections.Counter, collections.deque,
+              decimal.Decimal, fractions.Fraction, datetime.datetime, datetime.date, datetime.timedelta,
+              pathlib.PurePath, pathlib.PurePosixPath, pathlib.Path, pathlib.PosixPath}
     try:
         import numpy
 
