@@ -168,6 +168,7 @@ def install(secrets: dict, verdicts_fd: int, user_ns: dict) -> None:
     _write, _dumps, _frozenset = os.write, json.dumps, frozenset
     _FrameType, _TracebackType, _FunctionType = types.FrameType, types.TracebackType, types.FunctionType
     busy: set[int] = set()
+    libraries = tuple(sorted({sys.prefix, sys.base_prefix, sys.exec_prefix, os.path.dirname(os.__file__)}))
     import inspect
 
     resumable = inspect.CO_GENERATOR | inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR | \
@@ -197,6 +198,17 @@ def install(secrets: dict, verdicts_fd: int, user_ns: dict) -> None:
             return False
         return bool(frame.f_code.co_flags & resumable) or touches_protected(frame)
 
+    def notebook_code(frame) -> bool:
+        """Whether a thread runs code of the notebook's own (anything but the installed libraries', which start
+        threads of their own: ipykernel's for a flood of output)."""
+        depth = 0
+        while frame is not None and depth < 200:
+            name = frame.f_code.co_filename
+            if _type(name) is not _str or not name.startswith(libraries):
+                return True
+            frame, depth = frame.f_back, depth + 1
+        return False
+
     def problems() -> list[str]:
         found = []
         for name, (module, kind, members) in watched.items():
@@ -214,7 +226,8 @@ def install(secrets: dict, verdicts_fd: int, user_ns: dict) -> None:
         if _gettrace() is not None or _getprofile() is not None:
             found.append("your code installed a trace or profile function")
         if state["threads"] is not None:
-            extra = [ident for ident in _current_frames() if ident not in state["threads"]]
+            extra = [ident for ident, frame in _current_frames().items()
+                     if ident not in state["threads"] and notebook_code(frame)]
             if extra:
                 names = ", ".join(_str(getattr(_threads.get(ident), "name", "?"))[:40] for ident in extra[:3])
                 found.append(f"your code started {_len(extra)} thread(s) that were still running ({names}); tests "
@@ -314,7 +327,7 @@ def install(secrets: dict, verdicts_fd: int, user_ns: dict) -> None:
         finally:
             busy.discard(me)
 
-    for function in (hook, run, problems, touches_protected, unsafe, verdict, refuse):
+    for function in (hook, run, problems, touches_protected, unsafe, verdict, refuse, notebook_code):
         protected.update(codes(function.__code__))
     sys.addaudithook(hook)
 
