@@ -171,8 +171,8 @@ def install(secrets: dict, verdicts_fd: int, user_ns: dict) -> None:
     libraries = tuple(sorted({sys.prefix, sys.base_prefix, sys.exec_prefix, os.path.dirname(os.__file__)}))
     import inspect
 
-    resumable = inspect.CO_GENERATOR | inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR | \
-        inspect.CO_ITERABLE_COROUTINE
+    generators = inspect.CO_GENERATOR | inspect.CO_ASYNC_GENERATOR
+    coroutines = inspect.CO_COROUTINE | inspect.CO_ITERABLE_COROUTINE
     state = {"threads": None, "ran": set()}
     frame_attrs = _frozenset({"tb_frame", "gi_frame", "cr_frame", "ag_frame", "f_code", "gi_code", "cr_code",
                               "ag_code", "__code__", "f_back"})
@@ -196,7 +196,14 @@ def install(secrets: dict, verdicts_fd: int, user_ns: dict) -> None:
         (it runs again later, and its f_back, which no audit event covers, would then lead into a test)."""
         if frame is None:
             return False
-        return bool(frame.f_code.co_flags & resumable) or touches_protected(frame)
+        flags = frame.f_code.co_flags
+        if flags & generators:
+            return True
+        if flags & coroutines:  # IPython runs each cell in coroutines of its own: their frames are its tracebacks'
+            name = frame.f_code.co_filename
+            if _type(name) is not _str or not name.startswith(libraries):
+                return True
+        return touches_protected(frame)
 
     def notebook_code(frame) -> bool:
         """Whether a thread runs code of the notebook's own (anything but the installed libraries', which start
