@@ -247,19 +247,26 @@ def install(secrets: dict, verdicts_fd: int, user_ns: dict) -> None:
         except OSError:
             pass  # the notebook closed the file: the test is recorded as not confirmed, its own loss
 
+    def fail(tid: str, ename: str, evalue: str, line=None) -> None:
+        verdict("fail " + tid + " " + _dumps({"ename": ename, "evalue": evalue, "line": line}))
+
+    def tampered(tid: str, when: str) -> bool:
+        """Whether what the tests rely on changed; if so the test fails with what changed."""
+        found = problems()
+        if found:
+            fail(tid, "TamperingDetected", "; ".join(found)[:1500] + f" ({when} this test ran), so the test could "
+                 "not be trusted and earns no points")
+        return bool(found)
+
     def run(tid) -> None:
         if _type(tid) is not _str or tid not in tests or tid in state["ran"]:
             return
         state["ran"].add(tid)
         function, token, error = tests[tid]
         if function is None:
-            verdict("fail " + tid + " " + _dumps({"ename": "SyntaxError", "evalue": error, "line": None}))
+            fail(tid, "SyntaxError", error)
             return
-        found = problems()
-        if found:
-            verdict("fail " + tid + " " + _dumps({"ename": "TamperingDetected", "evalue": "; ".join(found)[:1500]
-                                                 + " (before this test ran), so the test could not be trusted and "
-                                                 "earns no points", "line": None}))
+        if tampered(tid, "before"):
             return
         try:
             function()
@@ -277,15 +284,10 @@ def install(secrets: dict, verdicts_fd: int, user_ns: dict) -> None:
             name = _type(exc).__name__
             exc.__traceback__ = None
             del exc
-            verdict("fail " + tid + " " + _dumps({"ename": _str(name)[:200], "evalue": evalue, "line": line}))
+            fail(tid, _str(name)[:200], evalue, line)
             return
-        found = problems()
-        if found:
-            verdict("fail " + tid + " " + _dumps({"ename": "TamperingDetected", "evalue": "; ".join(found)[:1500]
-                                                 + " (after this test ran), so the test could not be trusted and "
-                                                 "earns no points", "line": None}))
-            return
-        verdict("pass " + tid + " " + token)
+        if not tampered(tid, "after"):
+            verdict("pass " + tid + " " + token)
 
     def hook(event, args):
         if _type(event) is not _str:
@@ -334,7 +336,7 @@ def install(secrets: dict, verdicts_fd: int, user_ns: dict) -> None:
         finally:
             busy.discard(me)
 
-    for function in (hook, run, problems, touches_protected, unsafe, verdict, refuse, notebook_code):
+    for function in (hook, run, fail, tampered, problems, touches_protected, unsafe, verdict, refuse, notebook_code):
         protected.update(codes(function.__code__))
     sys.addaudithook(hook)
 
