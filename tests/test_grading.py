@@ -447,3 +447,35 @@ def test_without_the_grader_grade_says_it_is_not_in_the_student_bundle(tmp_path)
     helped = subprocess.run([sys.executable, "-m", "finetune_course", "--help"], env=env, capture_output=True,
                             text=True, cwd=tmp_path)
     assert helped.returncode == 0 and "grade" in helped.stdout, helped.stderr[-2000:]
+
+
+def test_feedback_quotes_a_hidden_checks_message_but_not_a_solution_line_a_student_printed():
+    """A hidden assert's message may name a solution line on purpose; a student's output holding one is removed."""
+    from course_grader.feedback import REDACTED, StudentFeedback, secret_lines
+    source = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("def train(optimizer):\n    ### BEGIN SOLUTION\n    optimizer.zero_grad()\n"
+                                  "    ### END SOLUTION", metadata={"nbgrader": {"solution": True, "grade": False,
+                                                                                  "grade_id": "train"}}),
+        nbformat.v4.new_code_cell("assert True\n### BEGIN HIDDEN TESTS\nassert trained(), \\\n"
+                                  "    \"the weights differ from one step per batch (optimizer.zero_grad()?)\"\n"
+                                  "### END HIDDEN TESTS",
+                                  metadata={"nbgrader": {"solution": False, "grade": True, "grade_id": "test_train",
+                                                         "points": 2, "score": 0}})])
+    secrets = secret_lines(source)
+    assert "optimizer.zero_grad()" in secrets
+    graded = nbformat.from_dict(json.loads(json.dumps(source)))
+    graded.cells[0].outputs = [nbformat.v4.new_output("stream", name="stdout", text="    optimizer.zero_grad()\n")]
+    graded.cells[1].outputs = [nbformat.v4.new_output(
+        "error", ename="AssertionError", evalue="the weights differ from one step per batch (optimizer.zero_grad()?)",
+        traceback=["Cell In[2], line 3"])]
+    shown, _ = StudentFeedback(secrets={"lesson": secrets}).preprocess(graded, {"nbgrader": {"notebook": "lesson"}})
+    assert shown.cells[0].outputs[0]["text"] == REDACTED + "\n"  # printed by the student: removed
+    result = shown.cells[1].outputs[0]["text"]
+    assert result.startswith("Failed: 0 / 2 points. A hidden check failed: the weights differ from one step per batch "
+                             "(optimizer.zero_grad()?)"), result
+    # the same solution line in what the message formats (not its literal text) is still removed
+    graded = nbformat.from_dict(json.loads(json.dumps(source)))
+    graded.cells[1].outputs = [nbformat.v4.new_output("error", ename="AssertionError",
+                                                      evalue="got     optimizer.zero_grad()  instead", traceback=[])]
+    shown, _ = StudentFeedback(secrets={"lesson": secrets}).preprocess(graded, {"nbgrader": {"notebook": "lesson"}})
+    assert shown.cells[1].outputs[0]["text"] == REDACTED + "\n"

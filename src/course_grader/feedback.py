@@ -16,7 +16,9 @@ every test cell
 - last, at the boundary: any output of any cell (a student's own cells included) that holds a
   line of the lesson's hidden tests or solutions, however it got there, is replaced by a note.
   The kernel never sees the hidden tests' text (:mod:`course_grader.kernel`), so this is the
-  second wall, not the first.
+  second wall, not the first. The one text exempt is what the lesson's author wrote for students
+  to read: the literal text of a test's own assert messages ("... (optimizer.zero_grad()?)" names
+  a solution line on purpose). Only that text is exempt; the rest of a result is still checked.
 
 :func:`explanations` reads those comments from the source notebooks, :func:`secret_lines` the
 lines no student may get back.
@@ -24,6 +26,7 @@ lines no student may get back.
 
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 
@@ -119,16 +122,43 @@ def _output_text(output) -> str:
     return ANSI.sub("", "\n".join(parts))
 
 
-def redact(nb, secrets: list[str]) -> int:
-    """Replace every output holding a secret line with a note; how many were replaced."""
+def assert_messages(source: str) -> list[str]:
+    """The literal text of a test's assert messages, whitespace collapsed: written for students to read.
+
+    Only string constants count (an f-string's literal parts, not what it formats), so what a
+    message shows of the student's objects is still checked."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return []
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assert) and node.msg is not None:
+            found += [_normal(part.value) for part in ast.walk(node.msg)
+                      if isinstance(part, ast.Constant) and isinstance(part.value, str) and part.value.strip()]
+    return sorted(set(found), key=len, reverse=True)
+
+
+def leaks(text: str, secrets: list[str], public: list[str] = ()) -> bool:
+    """Whether ``text`` holds a secret line once the ``public`` fragments (assert messages) are taken out."""
+    text = _normal(text)
+    for fragment in public:
+        text = text.replace(fragment, "\0")
+    return any(line in text for line in secrets)
+
+
+def redact(nb, secrets: list[str], public: dict[int, list[str]] | None = None) -> int:
+    """Replace every output holding a secret line with a note; how many were replaced.
+
+    ``public``: by ``id()`` of an output, the assert messages its text may quote."""
     if not secrets:
         return 0
+    public = public or {}
     replaced = 0
     for cell in nb.cells:
         outputs = cell.get("outputs", [])
         for i, output in enumerate(outputs):
-            text = _normal(_output_text(output))
-            if any(line in text for line in secrets):
+            if leaks(_output_text(output), secrets, public.get(id(output), ())):
                 outputs[i] = NotebookNode(output_type="stream", name="stderr", text=REDACTED + "\n")
                 replaced += 1
     return replaced
@@ -189,20 +219,22 @@ class StudentFeedback(Preprocessor):
     def preprocess(self, nb, resources):
         notebook = resources.get("nbgrader", {}).get("notebook", "")
         why = self.explanations.get(notebook, {}) if self.show_explanations else {}
-        cells = []
+        cells, public = [], {}
         for cell in nb.cells:
             meta = cell.metadata.get("nbgrader", {})
             cells.append(cell)
             if cell.cell_type != "code" or not meta.get("grade") or meta.get("solution"):
                 continue
+            messages = assert_messages(cell.source)
             cell.source, hidden = visible_source(cell.source)
             errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
             text = result_text(float(meta.get("score") or 0), float(meta.get("points") or 0),
                                errors[-1] if errors else None, hidden, cell.get("execution_count"))
             passed = text.startswith("Passed")
             cell.outputs = [NotebookNode(output_type="stream", name="stdout" if passed else "stderr", text=text + "\n")]
+            public[id(cell.outputs[0])] = messages
             if meta.get("grade_id") in why:
                 cells.append(nbformat.v4.new_markdown_cell(f"**Explanation.** {why[meta['grade_id']]}"))
         nb.cells = cells
-        redact(nb, self.secrets.get(notebook, []))
+        redact(nb, self.secrets.get(notebook, []), public)
         return nb, resources
