@@ -51,11 +51,13 @@ def source_notebook():
     return nb
 
 
-CONFIG = '''
+def config(course_id: str, extra: str = "") -> str:
+    """An nbgrader config with the real course's layout, for a course of the tests' own."""
+    return f'''
 import os
 c = get_config()
 GRADER = os.path.dirname(os.path.abspath(__file__))
-c.CourseDirectory.course_id = "fixture-course"
+c.CourseDirectory.course_id = "{course_id}"
 c.CourseDirectory.root = os.path.dirname(GRADER)
 c.CourseDirectory.source_directory = "source"
 c.CourseDirectory.release_directory = "release"
@@ -63,19 +65,23 @@ c.CourseDirectory.submitted_directory = os.path.join("grader", "submitted")
 c.CourseDirectory.autograded_directory = os.path.join("grader", "autograded")
 c.CourseDirectory.feedback_directory = os.path.join("grader", "feedback")
 c.CourseDirectory.db_url = "sqlite:///" + os.path.join(GRADER, "gradebook.db")
-c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\\nraise NotImplementedError()"}
-c.ExecutePreprocessor.timeout = 120
-'''
+c.ClearSolutions.code_stub = {{"python": "# YOUR CODE HERE\\nraise NotImplementedError()"}}
+{extra}'''
+
+
+def write_course(root: Path, lesson: str, source, course_id: str, extra_config: str = ""):
+    """Write ``root/source/<lesson>/<lesson>.ipynb`` and the config; returns the loaded :class:`Course`."""
+    from course_grader.course import load_course
+
+    (root / "source" / lesson).mkdir(parents=True)
+    nbformat.write(source, root / "source" / lesson / f"{lesson}.ipynb")
+    (root / "grader").mkdir()
+    (root / "grader" / "nbgrader_config.py").write_text(config(course_id, extra_config))
+    return load_course(root / "grader" / "nbgrader_config.py")
 
 
 def make_course(root: Path):
-    from course_grader.course import load_course
-
-    (root / "source" / LESSON).mkdir(parents=True)
-    nbformat.write(source_notebook(), root / "source" / LESSON / f"{LESSON}.ipynb")
-    (root / "grader").mkdir()
-    (root / "grader" / "nbgrader_config.py").write_text(CONFIG)
-    return load_course(root / "grader" / "nbgrader_config.py")
+    return write_course(root, LESSON, source_notebook(), "fixture-course", "c.ExecutePreprocessor.timeout = 120\n")
 
 
 def _cell(nb, grade_id):
