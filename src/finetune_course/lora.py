@@ -22,6 +22,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from .models import set_submodule
+
 
 class LoRA(nn.Module):
     """A frozen ``base`` layer (``nn.Linear`` or ``nn.Conv2d``) plus a trainable low-rank update."""
@@ -58,15 +60,6 @@ class LoRA(nn.Module):
         return merged
 
 
-def _set(model: nn.Module, path: str, module: nn.Module) -> None:
-    parent_path, _, child = path.rpartition(".")
-    parent = model.get_submodule(parent_path) if parent_path else model
-    if isinstance(parent, nn.Sequential) and child.isdigit():
-        parent[int(child)] = module
-    else:
-        setattr(parent, child, module)
-
-
 def add_lora(model: nn.Module, pattern: str, *, rank: int, alpha: float) -> list[str]:
     """Wraps every ``nn.Linear`` and ``nn.Conv2d`` whose module name matches ``pattern`` (a regex).
 
@@ -82,14 +75,14 @@ def add_lora(model: nn.Module, pattern: str, *, rank: int, alpha: float) -> list
         raise ValueError(f"pattern {pattern!r} matches no nn.Linear or nn.Conv2d; module names look like "
                          f"{[name for name, _ in model.named_modules()][1:4]}")
     for name in names:
-        _set(model, name, LoRA(model.get_submodule(name), rank, alpha))
+        set_submodule(model, name, LoRA(model.get_submodule(name), rank, alpha))
     return names
 
 
 def merge_lora(model: nn.Module) -> nn.Module:
     """Replaces every :class:`LoRA` in ``model`` by its merged base layer, in place; returns ``model``."""
     for name in [name for name, module in model.named_modules() if isinstance(module, LoRA)]:
-        _set(model, name, model.get_submodule(name).merge())
+        set_submodule(model, name, model.get_submodule(name).merge())
     return model
 
 

@@ -167,14 +167,19 @@ def replace_head(model: nn.Module, num_classes: int, *, verbose: bool = True) ->
     path = head_name(model)
     old = model.get_submodule(path)
     new = nn.Linear(old.in_features, num_classes)
+    set_submodule(model, path, new)
+    _report(model, verbose)
+    return new
+
+
+def set_submodule(model: nn.Module, path: str, module: nn.Module) -> None:
+    """Put ``module`` at ``path`` ("fc", "classifier.6", "layer4.1.conv2") in place of what is there."""
     parent_path, _, child = path.rpartition(".")
     parent = model.get_submodule(parent_path) if parent_path else model
     if isinstance(parent, nn.Sequential) and child.isdigit():
-        parent[int(child)] = new
+        parent[int(child)] = module
     else:
-        setattr(parent, child, new)
-    _report(model, verbose)
-    return new
+        setattr(parent, child, module)
 
 
 def param_groups(model: nn.Module, *, head_lr: float, backbone_lr: float | None = None,
