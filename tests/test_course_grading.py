@@ -1,7 +1,7 @@
 """The real course graded as a class, by the real grader: what every kind of student gets back.
 
 One batch, sandboxed, as an instructor runs it: ada hands in every lesson completed, blank hands
-in two lessons untouched (lesson 02, whose feedback is checked, and the last; an untouched lesson
+in two lessons untouched (lesson 02, whose feedback is checked, and lesson 08; an untouched lesson
 costs as much to grade as its worked examples, and the wrong-answer suite already shows each test
 failing wrong code), bo hands in lesson 01 with one wrong quiz answer and nothing else, and
 the wrong-answer suite (tests/wrong_answers) hands in four submissions per lesson holding every

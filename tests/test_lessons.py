@@ -44,9 +44,10 @@ def solution_cells(nb):
     return [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("solution")]
 
 
-def test_eight_lessons():
+def test_nine_lessons():
     assert LESSONS == ["01_why_finetune", "02_freezing", "03_replacing_the_head", "04_optimizers",
-                       "05_training_loop", "06_metrics", "07_staged_finetuning", "08_capstone"]
+                       "05_training_loop", "06_metrics", "07_staged_finetuning", "08_capstone",
+                       "09_beyond_the_classic_recipe"]
     assert sorted(p.name for p in (ROOT / "lessons").iterdir() if p.is_dir()) == LESSONS
 
 

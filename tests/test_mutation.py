@@ -1,6 +1,6 @@
 """Mutation testing of the tests (tests/mutation): the tool itself, and the course's last run of it.
 
-The whole course (`.venv/bin/python tests/mutation`) runs 292 mutants, some of which train a network:
+The whole course (`.venv/bin/python tests/mutation`) runs 340 mutants, some of which train a network:
 too long for every `make test`; here the tool runs end to end on the small fixture course, and the
 recorded run (bench/results/mutation.json) is checked against the notebooks as they are now and
 against the list of equivalent mutants.

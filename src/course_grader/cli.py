@@ -50,6 +50,8 @@ def add_arguments(parser: argparse.ArgumentParser, extra_steps: dict[str, Step] 
                                       ("--memory-mib", int, "memory_mib", "memory (address space) per kernel, MiB")):
         auto.add_argument(option, type=kind, help=f"{what} (default: {getattr(limits, field):g})")
     calibrate = steps.add_parser("calibrate", help="time the solutions' cells, for per-cell time limits")
+    calibrate.add_argument("--lesson", action="append",
+                           help="only this lesson (repeatable; the other lessons keep their recorded times)")
     calibrate.add_argument("--no-sandbox", action="store_true")
     calibrate.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT")
     feedback = steps.add_parser("feedback", help="HTML feedback per student and lesson: points, what failed and why; "
@@ -94,7 +96,8 @@ def run(args: argparse.Namespace, extra_steps: dict[str, Step] | None = None, pr
             flagged = sum(r.status != "ok" for r in reports)
             print(f"graded {len(reports)} submissions; {flagged} with reasons to read in {course.reports}")
         elif args.step == "calibrate":
-            times = calibrate.calibrate(course, use_sandbox=not args.no_sandbox, scheduler=args.scheduler)
+            times = calibrate.calibrate(course, lessons=args.lesson, use_sandbox=not args.no_sandbox,
+                                        scheduler=args.scheduler)
             print(f"timed {sum(map(len, times.values()))} cells of {len(times)} lessons: "
                   f"{course.grader / CELL_TIMES}")
         elif args.step == "feedback":

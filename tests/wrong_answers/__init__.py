@@ -29,6 +29,7 @@ TABLES = {
     "03_replacing_the_head": "l03_replacing_the_head", "04_optimizers": "l04_optimizers",
     "05_training_loop": "l05_training_loop", "06_metrics": "l06_metrics",
     "07_staged_finetuning": "l07_staged_finetuning", "08_capstone": "l08_capstone",
+    "09_beyond_the_classic_recipe": "l09_beyond_the_classic_recipe",
 }
 STUDENT = "variants{round}"
 ANSWER = re.compile(r"^(answer_q\d+) = (.+)$", re.M)
