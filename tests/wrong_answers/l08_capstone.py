@@ -61,6 +61,14 @@ VARIANTS = [
     wrong("predict_file", "the largest logit as the probability",
           'picture = preprocess(Image.open(path).convert("RGB")).unsqueeze(0)\nwith torch.no_grad():\n'
           '    outputs = model(picture)[0]\nreturn classes[int(outputs.argmax())], float(outputs.max())'),
+    wrong("predict_file", "the file read in its own mode (a PNG with transparency gives four channels)",
+          'picture = preprocess(Image.open(path)).unsqueeze(0)\nwith torch.no_grad():\n'
+          '    probabilities = model(picture).softmax(dim=1)[0]\n'
+          'return classes[int(probabilities.argmax())], float(probabilities.max())'),
+    wrong("predict_file", "gradients tracked for a prediction",
+          'picture = preprocess(Image.open(path).convert("RGB")).unsqueeze(0)\n'
+          'probabilities = model(picture).softmax(dim=1)[0].detach()\n'
+          'return classes[int(probabilities.argmax())], float(probabilities.max())'),
     right("predict_file", "inference_mode, torch.max",
           'with torch.inference_mode():\n    outputs = model(preprocess(Image.open(path).convert("RGB"))[None])\n'
           'probability, index = torch.max(outputs.softmax(dim=1), dim=1)\nreturn classes[index.item()], probability.item()'),
