@@ -2,7 +2,7 @@
 
 The notebook runs once from the top to the last exercise's last test cell, in one IPython shell
 (as in a kernel). Before an exercise's solution cell runs, the process forks once per mutant
-(``parallel`` at a time, one thread each): the child has exactly the
+(``parallel`` at a time, one thread each, each in a copy of the folder of its own): the child has exactly the
 state a student's notebook has at that point, runs the mutated solution cell and the cells
 after it up to the exercise's last test cell (worked examples in between included, as
 nbgrader runs them: errors allowed), reports which test failed, if any, and exits. Nothing a
@@ -16,8 +16,10 @@ from __future__ import annotations
 import json
 import os
 import select
+import shutil
 import signal
 import sys
+import tempfile
 import time
 
 
@@ -28,19 +30,33 @@ def _error(result) -> str | None:
     return f"{type(error).__name__}: {' '.join(str(error).split())[:200]}"
 
 
+OWN_FOLDERS = False  # set by main(), which runs in a scratch copy of the lesson's folder: each fork copies it
+
+
 def _child(shell, cells, write_fd) -> None:
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)
     os.dup2(devnull, 2)
     if "torch" in sys.modules:  # one thread: the parent's thread pool does not survive the fork
         sys.modules["torch"].set_num_threads(1)
-    verdict = {"killed": False}
-    for grade_id, source, is_test in cells:
-        error = _error(shell.run_cell(source, store_history=True))
-        if error and is_test:
-            verdict = {"killed": True, "by": grade_id, "error": error}
-            break
-    os.write(write_fd, json.dumps(verdict).encode())
+    # a folder of its own: forks run side by side, and one's files (lesson 08 saves and reads back
+    # capstone_model.pt) must not be another's, or a mutant is "killed" by its neighbour's write
+    private = None
+    if OWN_FOLDERS:
+        private = tempfile.mkdtemp(prefix="mutant-", dir=os.path.dirname(os.getcwd()))  # in the run's scratch folder
+        shutil.copytree(os.getcwd(), private, symlinks=True, dirs_exist_ok=True)
+        os.chdir(private)
+    try:
+        verdict = {"killed": False}
+        for grade_id, source, is_test in cells:
+            error = _error(shell.run_cell(source, store_history=True))
+            if error and is_test:
+                verdict = {"killed": True, "by": grade_id, "error": error}
+                break
+        os.write(write_fd, json.dumps(verdict).encode())
+    finally:
+        if private:
+            shutil.rmtree(private, ignore_errors=True)
 
 
 def _start(shell, cells) -> tuple[int, int, float]:
@@ -104,6 +120,8 @@ def main(plan_path: str, result_path: str) -> None:
     from IPython.core.interactiveshell import InteractiveShell
     from traitlets.config import Config
 
+    global OWN_FOLDERS
+    OWN_FOLDERS = True
     plan = json.loads(open(plan_path).read())
     config = Config()
     config.HistoryManager.hist_file = ":memory:"  # no history thread and no file; the input history stays
