@@ -4,7 +4,7 @@ One batch, sandboxed, as an instructor runs it: ada hands in every lesson comple
 in two lessons untouched (lesson 02, whose feedback is checked, and lesson 08; an untouched lesson
 costs as much to grade as its worked examples, and the wrong-answer suite already shows each test
 failing wrong code), bo hands in lesson 01 with one wrong quiz answer and nothing else, and
-the wrong-answer suite (tests/wrong_answers) hands in four submissions per lesson holding every
+the wrong-answer suite (tests/wrong_answers) hands in four to six submissions per lesson holding every
 wrong answer and right alternative of its tables. Then the CSV, every variant's grade, and the
 feedback students get are checked.
 """

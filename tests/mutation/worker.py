@@ -30,10 +30,7 @@ def _error(result) -> str | None:
     return f"{type(error).__name__}: {' '.join(str(error).split())[:200]}"
 
 
-OWN_FOLDERS = False  # set by main(), which runs in a scratch copy of the lesson's folder: each fork copies it
-
-
-def _child(shell, cells, write_fd) -> None:
+def _child(shell, cells, write_fd, own_folder: bool) -> None:
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)
     os.dup2(devnull, 2)
@@ -42,7 +39,7 @@ def _child(shell, cells, write_fd) -> None:
     # a folder of its own: forks run side by side, and one's files (lesson 08 saves and reads back
     # capstone_model.pt) must not be another's, or a mutant is "killed" by its neighbour's write
     private = None
-    if OWN_FOLDERS:
+    if own_folder:  # cwd is the run's scratch copy of the lesson's folder
         private = tempfile.mkdtemp(prefix="mutant-", dir=os.path.dirname(os.getcwd()))  # in the run's scratch folder
         shutil.copytree(os.getcwd(), private, symlinks=True, dirs_exist_ok=True)
         os.chdir(private)
@@ -59,28 +56,29 @@ def _child(shell, cells, write_fd) -> None:
             shutil.rmtree(private, ignore_errors=True)
 
 
-def _start(shell, cells) -> tuple[int, int, float]:
+def _start(shell, cells, own_folder: bool) -> tuple[int, int, float]:
     read_fd, write_fd = os.pipe()
     start = time.perf_counter()
     pid = os.fork()
     if pid == 0:
         try:
             os.close(read_fd)
-            _child(shell, cells, write_fd)
+            _child(shell, cells, write_fd, own_folder)
         finally:
             os._exit(0)
     os.close(write_fd)
     return read_fd, pid, start
 
 
-def run_many(shell, tasks: list, limit: float, parallel: int = 1) -> list[dict]:
+def run_many(shell, tasks: list, limit: float, parallel: int = 1, own_folders: bool = False) -> list[dict]:
     """Runs each task (cells: (grade_id, source, is_test), ...) in its own fork of the shell, ``parallel``
-    at a time; a fork still running after ``limit`` seconds is killed. One verdict per task, in order."""
+    at a time; a fork still running after ``limit`` seconds is killed. One verdict per task, in order. With
+    ``own_folders`` each fork works in a copy of the current folder (which must be a scratch copy)."""
     verdicts, pending, running = [None] * len(tasks), list(enumerate(tasks)), {}
     while pending or running:
         while pending and len(running) < parallel:
             index, cells = pending.pop(0)
-            read_fd, pid, start = _start(shell, cells)
+            read_fd, pid, start = _start(shell, cells, own_folders)
             running[read_fd] = (index, pid, start, [])
         first_deadline = min(start + limit for _, _, start, _ in running.values())
         ready, _, _ = select.select(list(running), [], [], max(0.0, first_deadline - time.perf_counter()))
@@ -120,8 +118,6 @@ def main(plan_path: str, result_path: str) -> None:
     from IPython.core.interactiveshell import InteractiveShell
     from traitlets.config import Config
 
-    global OWN_FOLDERS
-    OWN_FOLDERS = True
     plan = json.loads(open(plan_path).read())
     config = Config()
     config.HistoryManager.hist_file = ":memory:"  # no history thread and no file; the input history stays
@@ -143,7 +139,7 @@ def main(plan_path: str, result_path: str) -> None:
             # the unchanged solution first, the mutants with it (a failing control voids them all)
             tasks = [[(exercise["name"], source, False)] + following
                      for source in [exercise["control"]] + [m["source"] for m in exercise["mutants"]]]
-            control, *verdicts = run_many(shell, tasks, plan["limit"], plan.get("parallel", 1))
+            control, *verdicts = run_many(shell, tasks, plan["limit"], plan.get("parallel", 1), own_folders=True)
             row = {"lesson": plan["lesson"], "exercise": exercise["name"], "control": control, "limit": plan["limit"],
                    "mutants": [] if control["killed"] else
                    [{"id": m["id"], **v} for m, v in zip(exercise["mutants"], verdicts)]}
