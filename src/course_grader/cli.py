@@ -30,8 +30,14 @@ def add_arguments(parser: argparse.ArgumentParser, extra_steps: dict[str, Step] 
                         "(default: grader/nbgrader_config.py of the current directory)")
     steps = parser.add_subparsers(dest="step", required=True)
     steps.add_parser("release", help="generate every lesson's student version and record it in the gradebook")
-    collect = steps.add_parser("collect", help="import submissions from a folder or a zip")
-    collect.add_argument("source", help="folder or zip of STUDENT/LESSON/*.ipynb, or a platform's export")
+    publish = steps.add_parser("publish", help="release lessons to nbgrader's exchange, for students' Fetch "
+                               "(a classroom server: see finetune-course hub)")
+    publish.add_argument("lesson", nargs="+", help="lesson id, e.g. 01_why_finetune")
+    collect = steps.add_parser("collect", help="import submissions from a folder, a zip or nbgrader's exchange")
+    collect.add_argument("source", nargs="?", help="folder or zip of STUDENT/LESSON/*.ipynb, or a platform's export")
+    collect.add_argument("--exchange", action="store_true",
+                         help="collect --lesson's latest submission per student from nbgrader's exchange "
+                         "(each checked to belong to the account that handed it in)")
     collect.add_argument("--lms", choices=["canvas", "moodle"],
                          help="the platform whose \"download all submissions\" export of one lesson this is")
     collect.add_argument("--lesson", help="the lesson a platform's export holds")
@@ -58,6 +64,9 @@ def add_arguments(parser: argparse.ArgumentParser, extra_steps: dict[str, Step] 
                                 "never a hidden test")
     feedback.add_argument("--no-explanations", action="store_true",
                           help="leave out the explanation of each quiz answer (for a quiz you reuse next term)")
+    give_back = steps.add_parser("return", help="release the course's feedback of lessons to nbgrader's exchange, "
+                                 "for students' Fetch Feedback")
+    give_back.add_argument("lesson", nargs="+", help="lesson id, e.g. 01_why_finetune")
     export = steps.add_parser("export", help="grades as CSV: one row per student and lesson (raw score, late "
                               "penalty, score...), or a Canvas or Moodle gradebook import with a column per lesson")
     export.add_argument("--format", choices=["csv", "canvas", "moodle"], default="csv",
@@ -80,8 +89,27 @@ def run(args: argparse.Namespace, extra_steps: dict[str, Step] | None = None, pr
         if args.step == "release":
             lessons = workflow.release(course)
             print(f"released {len(lessons)} lessons into {course.release}; gradebook: {course.db_url}")
+        elif args.step == "publish":
+            from course_grader import exchange
+
+            lessons = exchange.publish(course, args.lesson)
+            print(f"released {', '.join(lessons)} to the exchange {exchange.exchange_root(course)}: students can Fetch")
+        elif args.step == "return":
+            from course_grader import exchange
+
+            returned = exchange.return_feedback(course, args.lesson)
+            print(f"feedback of {len(returned)} submissions in the exchange: students can Fetch Feedback")
         elif args.step == "collect":
-            got = workflow.collect(course, args.source, lesson=args.lesson, lms=args.lms)
+            if args.exchange == bool(args.source):
+                raise GradingError("collect takes either a SOURCE folder or zip, or --exchange --lesson LESSON")
+            if args.exchange:
+                from course_grader import exchange
+
+                if not args.lesson:
+                    raise GradingError("collect --exchange: say which lesson with --lesson LESSON")
+                got = exchange.collect_exchange(course, args.lesson)
+            else:
+                got = workflow.collect(course, args.source, lesson=args.lesson, lms=args.lms)
             for label, items in (("imported", got.imported), ("replaced (previous kept in "
                                  "grader/submitted_previous/)", got.replaced), ("unchanged", got.unchanged),
                                  ("skipped", got.skipped)):
