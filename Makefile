@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # nbgrader shells out to tools of the environment (alembic), so they must be on PATH.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: install demo test test-browser lab check lessons autograde feedback grades bundle bench mutation clean
+.PHONY: install demo test test-browser test-hub hub lab check lessons autograde feedback grades bundle bench mutation clean
 
 install: $(STAMP)
 
@@ -25,6 +25,16 @@ test: install
 # A lesson in JupyterLab, driven by headless Chromium (installs Debian's chromium if missing).
 test-browser: install
 	$(BIN)/python -m pytest -m browser tests/test_browser.py
+
+# The classroom server tests alone (as root: they create local accounts fcth-*, removed at the end).
+test-hub: install
+	$(BIN)/python -m pytest -m hub tests/test_hub.py
+
+# A classroom JupyterHub on this machine (as root), e.g. `sudo make hub ROSTER=roster.csv`; see README.
+ROSTER ?= roster.csv
+HUB_ARGS ?=
+hub: install
+	$(BIN)/finetune-course hub --roster $(ROSTER) $(HUB_ARGS)
 
 # JupyterLab for students: lessons/ with the course's environment as kernel, nbgrader's
 # Validate button on and its instructor panels off (see jupyter/). Prints the URL to open.

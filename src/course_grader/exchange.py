@@ -70,11 +70,11 @@ class Submission:
     note: str | None = None      # why ``when`` is not ``claimed``
 
 
-def inbound_submissions(inbound: Path, lesson: str, skipped: list[str]) -> dict[str, Submission]:
-    """The latest submission of ``lesson`` per student in ``inbound``; what is refused goes to ``skipped``."""
+def inbound_submissions(inbound: Path, lesson: str, skipped: list[str]) -> dict[str, list[Submission]]:
+    """Each student's submissions of ``lesson`` in ``inbound``, latest first; what is refused goes to ``skipped``."""
     from nbgrader.utils import parse_utc
 
-    latest: dict[str, Submission] = {}
+    found: dict[str, list[Submission]] = {}
     try:
         names = sorted(os.listdir(inbound))
     except OSError as error:
@@ -109,21 +109,13 @@ def inbound_submissions(inbound: Path, lesson: str, skipped: list[str]) -> dict[
             continue
         changed = _last_change(path)
         when, note = stated, None
-        if changed - stated > CHANGED_AFTER or stated - changed > CHANGED_AFTER:
+        if abs(changed - stated) > CHANGED_AFTER:
             when = changed
             note = (f"inbound/{name}: says it was submitted at {stated:%Y-%m-%d %H:%M:%S} UTC but was last changed at "
                     f"{changed:%Y-%m-%d %H:%M:%S} UTC; the later time counts")
-        submission = Submission(path, student, lesson, claimed, when, note)
-        before = latest.get(student)
-        if before is None or (when, name) > (before.when, before.folder.name):
-            if before is not None:
-                skipped.append(f"inbound/{before.folder.name}: an earlier submission of {student}/{lesson} than "
-                               f"inbound/{name}")
-            latest[student] = submission
-        else:
-            skipped.append(f"inbound/{name}: an earlier submission of {student}/{lesson} than "
-                           f"inbound/{before.folder.name}")
-    return latest
+        found.setdefault(student, []).append(Submission(path, student, lesson, claimed, when, note))
+    return {student: sorted(items, key=lambda s: (s.when, s.folder.name), reverse=True)
+            for student, items in found.items()}
 
 
 def _last_change(folder: Path) -> dt.datetime:
@@ -148,39 +140,56 @@ def collect_exchange(course: Course, lesson: str, limits: CollectLimits = Collec
         raise GradingError(f"no inbound folder {inbound}: release the lesson first (finetune-course grade publish "
                            f"{lesson}), and check Exchange.root in {course.config_file}")
     skipped: list[str] = []
-    chosen = inbound_submissions(inbound, lesson, skipped)
-    notes = [s.note for s in chosen.values() if s.note]
-    if not chosen:
-        got = Collected(skipped=skipped + notes)
-        return got
+    found = inbound_submissions(inbound, lesson, skipped)
+    if not found:
+        return Collected(skipped=skipped)
     course.grader.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".exchange-", dir=course.grader) as tmp:
         staging = Path(tmp)
-        for student, submission in sorted(chosen.items()):
-            target = staging / student / lesson
-            target.mkdir(parents=True)
-            # The files themselves, never a link, read by the same reader as a folder collect.
-            for entry in _folder_entries(submission.folder, limits):
-                label = f"inbound/{submission.folder.name}/{entry.name}"
-                if entry.problem:
-                    skipped.append(f"{label}: {entry.problem}")
-                    continue
-                if entry.name == "timestamp.txt" or entry.name.startswith("."):
-                    continue
-                try:
-                    data = entry.read(limits.file_bytes + 1)
-                except _Refused as error:
-                    skipped.append(f"{label}: {error}")
-                    continue
-                (target / entry.name).parent.mkdir(parents=True, exist_ok=True)
-                (target / entry.name).write_bytes(data)
-            (target / "timestamp.txt").write_text(submission.when.strftime("%Y-%m-%d %H:%M:%S.%f UTC"))
+        for student, submissions in sorted(found.items()):
+            # The latest submission counts, as in nbgrader; one with no notebook that can be read
+            # (only links, say) counts for nothing, and the one before it is taken.
+            for k, submission in enumerate(submissions):
+                target = staging / student / lesson
+                problems = _stage(submission, target, limits)
+                skipped.extend(problems)
+                if list(target.glob("*.ipynb")):
+                    if submission.note:
+                        skipped.append(submission.note)
+                    skipped.extend(f"inbound/{s.folder.name}: an earlier submission of {student}/{lesson} than "
+                                   f"inbound/{submission.folder.name}" for s in submissions[k + 1:])
+                    break
+                shutil.rmtree(target)
+                skipped.append(f"inbound/{submission.folder.name}: no notebook in it could be collected; the "
+                               "submission before it counts")
         try:
             got = collect(course, staging, lesson=lesson, limits=limits)
         except GradingError as error:
             raise GradingError(f"{error}; refused in the exchange: {skipped}") from None
-    got.skipped[:0] = skipped + notes
+    got.skipped[:0] = skipped
     return got
+
+
+def _stage(submission: Submission, target: Path, limits: CollectLimits) -> list[str]:
+    """A submission's regular files into ``target`` (never through a link), with the time that counts."""
+    problems = []
+    target.mkdir(parents=True)
+    for entry in _folder_entries(submission.folder, limits):
+        label = f"inbound/{submission.folder.name}/{entry.name}"
+        if entry.problem:
+            problems.append(f"{label}: {entry.problem}")
+            continue
+        if entry.name == "timestamp.txt" or entry.name.startswith("."):
+            continue
+        try:
+            data = entry.read(limits.file_bytes + 1)
+        except _Refused as error:
+            problems.append(f"{label}: {error}")
+            continue
+        (target / entry.name).parent.mkdir(parents=True, exist_ok=True)
+        (target / entry.name).write_bytes(data)
+    (target / "timestamp.txt").write_text(submission.when.strftime("%Y-%m-%d %H:%M:%S.%f UTC"))
+    return problems
 
 
 # -- release and return, through nbgrader's own exchange classes -----------------------------------------

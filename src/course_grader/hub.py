@@ -28,7 +28,6 @@ passwords, the instructor's course its gradebook); ``--remove`` deletes the acco
 from __future__ import annotations
 
 import csv
-import grp
 import json
 import os
 import pwd
@@ -196,9 +195,14 @@ def check(settings: Settings) -> list[str]:
                             "every account can read it (e.g. clone it into /opt) and make install there")
     if settings.directory.exists() and not settings.directory.is_dir():
         problems.append(f"{settings.directory} is not a folder: choose another --dir")
-    elif _reachable(settings.directory.parent if not settings.directory.exists() else settings.directory):
-        problems.append(f"{settings.directory}: {_reachable(settings.directory.parent)}; every account must reach "
-                        "the exchange in it: choose another --dir (the default is /srv/finetune-course)")
+    else:
+        existing = settings.directory
+        while not existing.exists():
+            existing = existing.parent
+        why = _reachable(existing)
+        if why:
+            problems.append(f"{settings.directory}: {why}; every account must reach the exchange in it: choose "
+                            "another --dir (the default is /srv/finetune-course)")
     return problems
 
 
@@ -575,10 +579,6 @@ def remove(settings: Settings) -> list[str]:
         if account.pw_gecos == settings.marker:
             _run("userdel", "--remove", account.pw_name)
             removed.append(account.pw_name)
-            try:
-                grp.getgrnam(account.pw_name)
-            except KeyError:
-                pass
     if settings.directory.is_dir():
         shutil.rmtree(settings.directory)
     return removed
