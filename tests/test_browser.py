@@ -156,8 +156,20 @@ def test_lesson_runs_in_jupyterlab_as_a_student_sees_it(browser, lab):
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page = _open(browser, lab, f"{LESSON}/{LESSON}.ipynb")
     try:
-        page.get_by_role("menuitem", name="Run").click()
-        page.get_by_text("Run All Cells", exact=True).click()
+        from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+        # On a loaded machine a click can land before JupyterLab has wired its commands to the kernel, and
+        # nothing runs (seen once in a fresh clone): click again until a cell is queued or has run.
+        started = "() => [...document.querySelectorAll('.jp-InputPrompt')].some(e => /\\[[*0-9]/.test(e.textContent))"
+        for attempt in range(3):
+            page.get_by_role("menuitem", name="Run").click()
+            page.get_by_text("Run All Cells", exact=True).click()
+            try:
+                page.wait_for_function(started, timeout=60_000)
+                break
+            except PlaywrightTimeout:
+                if attempt == 2:
+                    raise AssertionError("Run All Cells, clicked three times, ran no cell") from None
         # Run All stops at the first error: the first exercise's NotImplementedError.
         stderr = ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']"
         _wait(page, f"() => [...document.querySelectorAll(\"{stderr}\")].some(e => e.textContent.includes('Error'))",

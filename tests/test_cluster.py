@@ -16,6 +16,8 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 from dataclasses import replace
 from pathlib import Path
 
@@ -64,7 +66,7 @@ def local_csv(course):
 @pytest.fixture()
 def other_cluster():
     """A cluster of its own, reached over loopback by its scheduler's address, as an instructor's cluster is."""
-    with cluster.local_cluster(2) as remote, Client(remote) as client:
+    with cluster.local_cluster(2, secure=False) as remote, Client(remote) as client:
         yield remote.scheduler_address, client
 
 
@@ -164,7 +166,7 @@ def test_the_readmes_slurm_job_script_is_the_one_rendered(capsys):
 
 
 def test_a_scheduler_without_workers_is_an_error_not_a_wait(course):
-    with cluster.local_cluster(0) as empty:
+    with cluster.local_cluster(0, secure=False) as empty:
         with pytest.raises(GradingError, match=r"has had no worker for 2 s: start workers"):
             batch.autograde(course, limits=replace(LIMITS, no_worker_seconds=2), progress=lambda line: None,
                             scheduler=empty.scheduler_address)
@@ -186,3 +188,31 @@ def test_a_job_runs_without_the_environment_dask_sets_for_its_own_workers(monkey
     assert "MALLOC_TRIM_THRESHOLD_" not in os.environ and os.environ.get("OMP_NUM_THREADS") == before
     assert "MALLOC_TRIM_THRESHOLD_" not in env and "OMP_NUM_THREADS" not in env and env["SOMETHING_ELSE"] == "kept"
     assert sandbox.kernel_env(Path("/job"), replace(LIMITS, threads=3))["OMP_NUM_THREADS"] == "3"
+
+
+def test_the_local_cluster_takes_no_client_without_its_certificate():
+    """On a classroom server every student has an account, and a Dask scheduler runs what any client sends it, as
+    the instructor: the local cluster must refuse a plain connection and a TLS one without its certificate."""
+    import ssl
+
+    with cluster.local_cluster(1) as local, Client(local) as client:
+        address = local.scheduler_address
+        assert address.startswith("tls://127.0.0.1:")
+        assert client.submit(lambda x: x + 1, 1).result() == 2  # the instructor's client is one of its own
+        http = client.scheduler_info().get("services", {}).get("dashboard")
+        for page in ("info/main/workers.html", "json/counts.json", "status", "metrics"):  # no web page of its jobs
+            with pytest.raises(urllib.error.HTTPError, match="404"):
+                urllib.request.urlopen(f"http://127.0.0.1:{http}/{page}", timeout=5)
+        host, port = address[len("tls://"):].rsplit(":", 1)
+        with pytest.raises(OSError):
+            Client(f"tcp://{host}:{port}", timeout="3s")
+        def handshake(context):
+            context.maximum_version = ssl.TLSVersion.TLSv1_2  # a refused certificate fails the handshake itself
+            with socket.create_connection((host, int(port)), timeout=5) as raw, context.wrap_socket(raw):
+                pass
+
+        handshake(local.security.get_connection_args("client")["ssl_context"])  # with its certificate: in
+        context = ssl.create_default_context()
+        context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+        with pytest.raises(ssl.SSLError):  # without: refused
+            handshake(context)

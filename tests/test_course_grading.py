@@ -1,6 +1,8 @@
 """The real course graded as a class, by the real grader: what every kind of student gets back.
 
-One batch, sandboxed, as an instructor runs it: ada hands in every lesson completed, blank hands
+One batch, sandboxed, as an instructor runs it: ada hands in every lesson completed (for each lesson
+the wrong-answer suite's submission whose variants are all right alternatives, so that no lesson is
+graded twice for her), blank hands
 in two lessons untouched (lesson 02, whose feedback is checked, and lesson 08; an untouched lesson
 costs as much to grade as its worked examples, and the wrong-answer suite already shows each test
 failing wrong code), bo hands in lesson 01 with one wrong quiz answer and nothing else, and
@@ -36,16 +38,14 @@ def course_class(tmp_path_factory, bwrap):
     course = simulate.scratch_course(ROOT, tmp_path_factory.mktemp("course"))
     lessons = course.lessons()
     for lesson in lessons:
-        released, source = simulate.released(course, lesson), simulate.source(course, lesson)
-        simulate.submit(course, "ada", lesson, simulate.completed_copy(released, source))
         if lesson in BLANK:
-            simulate.submit(course, "blank", lesson, released)
+            simulate.submit(course, "blank", lesson, simulate.released(course, lesson))
     first = lessons[0]
     wrong_q2 = {k: v for k, v in wrong_answers.wrong_quiz_answers(simulate.source(course, first)).items()
                 if k == "answer_q2"}
     simulate.submit(course, "bo", first, simulate.completed_copy(simulate.released(course, first),
                                                                  simulate.source(course, first), answers=wrong_q2))
-    planned = wrong_answers.submit_all(course, lessons)
+    planned = wrong_answers.submit_all(course, lessons, complete="ada")  # ada: each lesson's all-right submission
     reports = batch.autograde(course, jobs=2, progress=lambda line: None)
     return course, reports, planned
 

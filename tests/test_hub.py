@@ -31,6 +31,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from course_grader.feedback import explanations
 from course_grader.hub import COURSE_ID, HubError, Settings, check, read_roster
 from course_grader.hubapi import HubAPI, scratch_classroom
 from course_grader.simulate import completed_copy, expected_scores, rounds, secret_lines
@@ -61,11 +62,13 @@ def test_roster_problems_are_all_named_and_nothing_is_changed(tmp_path, monkeypa
     assert read_roster(roster) == ["ada", "grace"]
 
     # Every reason at once: not root, the instructor on the roster, an account that is not the hub's
-    # (root), a port in use, no proxy and no npm; the hub's folder is not created.
-    roster.write_text("ada\nroot\nteacher\n")
+    # (root), a group of a roster line's name (audio), a port in use, no proxy and no npm; the hub's
+    # folder is not created.
+    roster.write_text("ada\nroot\naudio\nteacher\n")
     monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    which = shutil.which
     monkeypatch.setattr(shutil, "which", lambda name, *a, **k: None if name in ("npm", "configurable-http-proxy")
-                        else f"/usr/bin/{name}")
+                        else which(name, *a, **k))
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
@@ -75,6 +78,7 @@ def test_roster_problems_are_all_named_and_nothing_is_changed(tmp_path, monkeypa
     assert "run as root" in problems
     assert "the instructor teacher is on the roster too" in problems
     assert "an account root already exists on this machine and was not made by this hub" in problems
+    assert "a group audio already exists on this machine" in problems
     assert f"port {settings.port} on 127.0.0.1 is taken" in problems
     assert "neither configurable-http-proxy nor npm is installed" in problems
     assert not (tmp_path / "hub").exists()
@@ -274,6 +278,9 @@ def test_two_students_and_the_instructor_from_release_to_feedback(classroom):
             # Each failed test says so, with the message of what failed; each passed one says so.
             assert len(FAILED.findall(text)) == sum(points == 0 for points in scores.values()), text[:3000]
             assert text.count("Passed: ") == sum(points > 0 for points in scores.values()), text[:3000]
+            # The quiz's explanations come with the results (each "Why X: ..." of the solutions).
+            for why in explanations(source).values():
+                assert re.split(r"[`*]", why)[0][:40] in text, why
             leaked = [line for line in hidden if line.strip() in text]
             assert not leaked, f"hidden-test lines in {student}'s feedback: {leaked[:5]}"
     finally:

@@ -54,8 +54,15 @@ def connect(scheduler: str | None = None, workers: int | None = None, limits: Li
             cluster.close()
 
 
-def local_cluster(workers: int):
+def local_cluster(workers: int, secure: bool = True):
     """A LocalCluster of ``workers`` one-threaded processes on loopback, for grading jobs.
+
+    Loopback is not private on a shared machine (a classroom server: every student has an account
+    on it), and a Dask scheduler runs whatever a client sends it, as whoever started it. So the
+    cluster speaks TLS with a certificate made for this run and held in memory, and takes only
+    clients and workers that show one signed with it (``Security.temporary()``); no dashboard and no
+    web pages (they would list the jobs by student and lesson, and the workers' logs). ``secure=False``
+    (plain TCP) is for the tests' stand-in of an instructor's own cluster, reached by its address.
 
     Dask's nanny puts ``distributed.nanny.pre-spawn-environ`` (MALLOC_TRIM_THRESHOLD_, one OMP/MKL
     thread) into the environment of the process that starts it, for good: here that would be the
@@ -64,15 +71,19 @@ def local_cluster(workers: int):
     """
     import dask
     from distributed import LocalCluster
+    from distributed.security import Security
 
     before = dict(os.environ)
     none = {key: None for key in dask.config.get("distributed.nanny.pre-spawn-environ", {}) or {}}
     # A worker's only work is waiting for its job's process: its profiler would take a third of its CPU.
     with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES,
                           "distributed.worker.profile.enabled": False,
+                          # Their web pages (workers' logs, the jobs by student and lesson) served to no one.
+                          "distributed.scheduler.http.routes": [], "distributed.worker.http.routes": [],
                           "distributed.nanny.pre-spawn-environ": none}):
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, memory_limit=0,
-                               dashboard_address=":0", host="127.0.0.1", silence_logs=logging.ERROR)
+                               dashboard_address=None, host="127.0.0.1", silence_logs=logging.ERROR,
+                               **({"security": Security.temporary(), "protocol": "tls://"} if secure else {}))
     os.environ.clear()
     os.environ.update(before)
     return cluster

@@ -18,8 +18,9 @@ Stock nbgrader trusts what students write there; this module does not:
   the exchange's root writable by everyone (stock nbgrader sets it to 0777 without the sticky
   bit, and then a student can rename the course's folder and put up one of their own).
 - **return** (:func:`return_feedback`): nbgrader's ``release_feedback`` of the course's own feedback
-  (no hidden test in it, see :mod:`.feedback`), with each submission's ``submission_secret.txt``, the
-  key a student's *Fetch Feedback* finds it by.
+  (no hidden test in it, see :mod:`.feedback`), filed under each submission's secret
+  (``submission_secret.txt``, which ``grade feedback`` puts beside it), the key a student's
+  *Fetch Feedback* finds it by.
 
 The stock ``nbgrader collect`` and the formgrader's *Collect* button run :class:`SafeCollect` (the
 course's config sets ``ExchangeFactory.collect``); stock ``nbgrader autograde`` and
@@ -264,19 +265,16 @@ def return_feedback(course: Course, lessons: list[str]) -> list[str]:
 
     returned, missing = [], []
     for lesson in lessons:
+        without = []
         for folder in sorted(course.feedback.glob(f"*/{lesson}")):
-            student = folder.parent.name
-            submitted = course.submitted / student / lesson
-            for name in ("timestamp.txt", "submission_secret.txt"):
-                source = submitted / name
-                if not source.is_file() or source.is_symlink():
-                    missing.append(f"{student}/{lesson}: no {name} in {submitted} (not handed in through the "
-                                   "exchange?): give this student the zip from grader/exports/feedback/ instead")
-                    break
-                shutil.copyfile(source, folder / name)
+            if (folder / "submission_secret.txt").is_file():
+                returned.append(f"{folder.parent.name}/{lesson}")
             else:
-                returned.append(f"{student}/{lesson}")
+                without.append(folder.parent.name)
+                missing.append(f"{folder.parent.name}/{lesson}: not handed in through the exchange (no "
+                               "submission_secret.txt): give this student the zip from grader/exports/feedback/")
         app = _exchange_app(course, ExchangeReleaseFeedback, lesson)
+        app.coursedir.student_id_exclude = ",".join(without)
         _started(app, f"returning the feedback of {lesson}")
     if missing:
         print("not returned through the exchange:\n  " + "\n  ".join(missing))

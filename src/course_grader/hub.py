@@ -28,6 +28,7 @@ passwords, the instructor's course its gradebook); ``--remove`` deletes the acco
 from __future__ import annotations
 
 import csv
+import grp
 import json
 import os
 import pwd
@@ -123,6 +124,19 @@ def _account(name: str):
         return None
 
 
+def _group(name: str) -> bool:
+    try:
+        grp.getgrnam(name)
+    except KeyError:
+        return False
+    return True
+
+
+def _tool(name: str) -> str:
+    """An administration command's path: root's PATH may lack /usr/sbin."""
+    return shutil.which(name) or f"/usr/sbin/{name}"
+
+
 def _reachable(path: Path) -> str | None:
     """Why other users cannot read ``path`` (the first folder on the way they cannot enter), or None."""
     path = path.resolve()
@@ -171,9 +185,12 @@ def check(settings: Settings) -> list[str]:
             problems.append(f"an account {name} already exists on this machine and was not made by this hub "
                             f"(uid {existing.pw_uid}, {existing.pw_gecos or 'no comment'}): rename that roster "
                             "line, or remove the account")
-    for tool in ("useradd", "userdel", "chpasswd"):
-        if shutil.which(tool) is None and os.path.exists(f"/usr/sbin/{tool}") is False:
-            problems.append(f"{tool} is not installed (Debian: apt-get install passwd)")
+        elif existing is None and _group(name):
+            problems.append(f"a group {name} already exists on this machine (useradd would stop there): rename that "
+                            "roster line, or remove the group")
+    for tool in ("useradd", "userdel", "chpasswd", "runuser"):
+        if not os.path.exists(_tool(tool)):
+            problems.append(f"{tool} is not installed (Debian: apt-get install passwd util-linux)")
     if _proxy() is None and shutil.which("npm") is None:
         problems.append("neither configurable-http-proxy nor npm is installed: JupyterHub's proxy comes from npm. "
                         "Install Node.js and npm (Debian: apt-get install nodejs npm) and run again")
@@ -208,6 +225,7 @@ def check(settings: Settings) -> list[str]:
 
 # -- setting up -------------------------------------------------------------------------------------
 def _run(*command: str, stdin: str | None = None) -> None:
+    command = (_tool(command[0]), *command[1:])
     result = subprocess.run(command, input=stdin, capture_output=True, text=True)
     if result.returncode != 0:
         raise HubError(f"{' '.join(command[:3])}... failed: {result.stderr.strip() or result.stdout.strip()}")
@@ -386,8 +404,7 @@ def _as(user: str, command: list[str], cwd: Path, bin_dir: Path) -> str:
     account = pwd.getpwnam(user)
     env = {"HOME": account.pw_dir, "USER": user, "LOGNAME": user, "LANG": os.environ.get("LANG", "C.UTF-8"),
            "PATH": f"{bin_dir}:/usr/local/bin:/usr/bin:/bin"}
-    runuser = shutil.which("runuser") or "/usr/sbin/runuser"
-    result = subprocess.run([runuser, "-u", user, "--", *command], cwd=cwd, env=env, capture_output=True, text=True)
+    result = subprocess.run([_tool("runuser"), "-u", user, "--", *command], cwd=cwd, env=env, capture_output=True, text=True)
     if result.returncode != 0:
         raise HubError(f"{' '.join(command)} as {user} failed:\n{result.stdout[-2000:]}{result.stderr[-2000:]}")
     return result.stdout

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import shutil
 import zipfile
 from pathlib import Path
 
@@ -97,6 +98,13 @@ def feedback(course: Course, lessons: list[str] | None = None, show_explanations
                         "StudentFeedback.show_explanations": show_explanations,
                         "StudentFeedback.secrets": course_secret_lines(course.source, course.release, lesson)}
             _ok(_run(course, GenerateFeedback, settings, assignment_id=lesson), f"nbgrader generate_feedback {lesson}")
+    # What nbgrader's release_feedback (the formgrader's button, or `grade return`) files the feedback under
+    # in the exchange: the submission's secret, which only its student's Fetch Feedback knows.
+    for folder in sorted(course.feedback.glob("*/*")):
+        for name in ("timestamp.txt", "submission_secret.txt"):
+            source = course.submitted / folder.parent.name / folder.name / name
+            if source.is_file() and not source.is_symlink():
+                shutil.copyfile(source, folder / name)
     files = sorted(course.feedback.glob("*/*/*.html"))
     # One zip per student, to hand back through a learning platform or by mail.
     out = course.grader / "exports" / "feedback"

@@ -61,17 +61,29 @@ class Submission:
     expected: dict[str, float]
 
 
-def submit_all(course: Course, lessons: list[str]) -> list[Submission]:
-    """Write every lesson's variant submissions into ``course.submitted``; returns what each must score."""
+def submit_all(course: Course, lessons: list[str], complete: str | None = None) -> list[Submission]:
+    """Write every lesson's variant submissions into ``course.submitted``; returns what each must score.
+
+    With ``complete``, that student hands in every lesson completed: a lesson's first submission whose
+    variants are all right ones is theirs (a completed lesson, with right alternatives, that must earn
+    full points), so that no lesson is graded twice for it; a lesson with no such submission gets the
+    solution itself.
+    """
     planned = []
     for lesson in lessons:
         source, released = simulate.source(course, lesson), simulate.released(course, lesson)
+        taken = complete is None
         for k, chosen in enumerate(simulate.rounds(variants(lesson))):
             quiz = wrong_quiz_answers(source) if k == 0 else {}
             student = STUDENT.format(round=k)
+            if not taken and not quiz and all(v.right for v in chosen.values()):
+                student, taken = complete, True
             simulate.submit(course, student, lesson, simulate.completed_copy(released, source, chosen, quiz))
             zero = {simulate.tested_by(grade_id) for grade_id in quiz}
             planned.append(Submission(student, lesson, chosen, simulate.expected_scores(source, chosen, zero)))
+        if not taken:
+            simulate.submit(course, complete, lesson, simulate.completed_copy(released, source))
+            planned.append(Submission(complete, lesson, {}, simulate.expected_scores(source, {})))
     return planned
 
 
