@@ -154,3 +154,4 @@ def scratch_classroom(students: list[str], instructor: str, prefix: str, timeout
             entry.chmod(mode)
         log.close()
         roster.unlink()
+        log_path.unlink()
