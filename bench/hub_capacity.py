@@ -20,9 +20,6 @@ it would) and *Submit*s. Then the instructor collects from the exchange. It repo
 import argparse
 import os
 import pwd
-import shutil
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -31,11 +28,11 @@ import nbformat
 import psutil
 from _common import report
 
+from course_grader.hub import env_bin, run_as
 from course_grader.hubapi import scratch_classroom
 from course_grader.simulate import completed_copy
 
 ROOT = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
 PREFIX = "fcb-"
 INSTRUCTOR = f"{PREFIX}teacher"
 GIB = 1 << 30
@@ -81,16 +78,6 @@ def cpu_seconds(uid: int) -> float:
     return total
 
 
-def run_as(user, *command, cwd):
-    account = pwd.getpwnam(user)
-    env = {"HOME": account.pw_dir, "USER": user, "LANG": "C.UTF-8", "PATH": f"{ENV_BIN}:/usr/bin:/bin"}
-    result = subprocess.run([shutil.which("runuser") or "/usr/sbin/runuser", "-u", user, "--", *command], cwd=cwd,
-                            env=env, capture_output=True, text=True)
-    if result.returncode != 0:
-        raise SystemExit(f"{' '.join(command)} as {user} failed:\n{result.stdout[-2000:]}{result.stderr[-2000:]}")
-    return result.stdout
-
-
 def student_run(api, user, lesson, answers, out):
     """One student, as the Assignment List does it: fetch, answer, validate (runs the notebook), submit."""
     started = time.monotonic()
@@ -115,7 +102,6 @@ def student_run(api, user, lesson, answers, out):
 
 
 def main():
-    global ENV_BIN
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--students", type=int, nargs="+", default=[1, 4], help="students at once, per round")
     parser.add_argument("--lesson", default="03_replacing_the_head")
@@ -125,7 +111,8 @@ def main():
     rounds = [[f"{PREFIX}r{r}s{i:02d}" for i in range(n)] for r, n in enumerate(args.students)]
     results = {}
     with scratch_classroom([u for users in rounds for u in users], INSTRUCTOR, PREFIX) as (api, directory, _):
-        ENV_BIN = directory / "python" / "bin" if (directory / "python" / "bin").is_dir() else BIN
+        bin_dir = env_bin(directory)
+        grade = [str(bin_dir / "finetune-course"), "grade"]
         course = Path(pwd.getpwnam(INSTRUCTOR).pw_dir) / "finetune-course"
         source = nbformat.read(course / "solutions" / args.lesson / f"{args.lesson}.ipynb", as_version=4)
         released = nbformat.read(course / "lessons" / args.lesson / f"{args.lesson}.ipynb", as_version=4)
@@ -134,7 +121,7 @@ def main():
             n = len(users)
             print(f"{n} students at once ...", flush=True)
             release = time.monotonic()
-            run_as(INSTRUCTOR, str(ENV_BIN / "finetune-course"), "grade", "publish", args.lesson, cwd=course)
+            run_as(INSTRUCTOR, [*grade, "publish", args.lesson], cwd=course, bin_dir=bin_dir)
             sampler = Sampler(users)
             sampler.start()
             per_student = {}
@@ -147,8 +134,8 @@ def main():
             sampler.done.set()
             sampler.join()
             idle = sampler.current()  # the servers, the lesson done (its kernel shut down by Validate)
-            collected = run_as(INSTRUCTOR, str(ENV_BIN / "finetune-course"), "grade", "collect", "--exchange",
-                               "--lesson", args.lesson, cwd=course)
+            collected = run_as(INSTRUCTOR, [*grade, "collect", "--exchange", "--lesson", args.lesson], cwd=course,
+                               bin_dir=bin_dir)
             all_collected = time.monotonic() - release
             got = sum(f"{u}/{args.lesson}/{args.lesson}.ipynb" in collected for u in users)
             if len(per_student) != n or got != n:
@@ -193,5 +180,4 @@ def main():
 
 
 if __name__ == "__main__":
-    ENV_BIN = BIN
     main()

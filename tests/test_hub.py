@@ -32,7 +32,7 @@ import nbformat
 import pytest
 
 from course_grader.feedback import explanations
-from course_grader.hub import COURSE_ID, HubError, Settings, check, read_roster
+from course_grader.hub import COURSE_ID, HubError, Settings, check, env_bin, read_roster
 from course_grader.hubapi import HubAPI, scratch_classroom
 from course_grader.simulate import completed_copy, expected_scores, rounds, secret_lines
 
@@ -102,8 +102,7 @@ class Classroom:
         self.api = api
         self.passwords = {row["user"]: row["password"]
                           for row in csv.DictReader((directory / "accounts.csv").read_text().splitlines())}
-        env = directory / "python" / "bin"
-        self.bin = env if env.is_dir() else BIN
+        self.bin = env_bin(directory)
         self.course = Path(pwd.getpwnam(INSTRUCTOR).pw_dir) / COURSE_ID
         self.exchange = directory / "exchange" / COURSE_ID
 

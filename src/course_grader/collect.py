@@ -124,8 +124,8 @@ def collect(course: Course, source: str | Path, lesson: str | None = None, lms: 
         raise GradingError(f"--lms must be one of {', '.join(PLATFORMS)}; got {lms!r}")
     if lms and not lesson:
         raise GradingError(f"a {lms} export holds one lesson: say which with --lesson")
-    if lesson and lesson not in course.lessons():
-        raise GradingError(f"no such lesson {lesson!r}; lessons are {', '.join(course.lessons())}")
+    if lesson:
+        course.check_lesson(lesson)
     if not source.is_dir() and not (source.is_file() and zipfile.is_zipfile(source)):
         raise GradingError(f"{source} is neither a folder nor a zip file: give the folder or zip of the submissions")
     if lms:

@@ -51,6 +51,12 @@ class Course:
                                f"in {self.config_file}")
         return sorted(p.name for p in self.source.iterdir() if p.is_dir() and list(p.glob("*.ipynb")))
 
+    def check_lesson(self, lesson: str) -> str:
+        """``lesson`` if the course has it; otherwise an error naming the lessons it has."""
+        if lesson not in self.lessons():
+            raise GradingError(f"no such lesson {lesson!r}; lessons are {', '.join(self.lessons())}")
+        return lesson
+
     def notebooks(self, lesson: str) -> list[str]:
         """The notebook file names a submission of ``lesson`` must contain."""
         return sorted(p.name for p in (self.source / lesson).glob("*.ipynb"))

@@ -32,6 +32,7 @@ in feedback, so on a classroom server the course's config makes them stop with
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import os
 import pwd
 import shutil
@@ -121,21 +122,16 @@ def inbound_submissions(inbound: Path, lesson: str, skipped: list[str]) -> dict[
 
 def _last_change(folder: Path) -> dt.datetime:
     """The latest status change (ctime) of a folder and what is in it, links not followed: no one can set it back."""
+    entries = ((name, fd) for _, dirs, names, fd in os.fwalk(folder) for name in dirs + names)
     latest = folder.lstat().st_ctime
-    count = 0
-    for top, dirs, names, fd in os.fwalk(folder):
-        for name in dirs + names:
-            count += 1
-            if count > MAX_ENTRIES:
-                break
-            latest = max(latest, os.stat(name, dir_fd=fd, follow_symlinks=False).st_ctime)
+    for name, fd in itertools.islice(entries, MAX_ENTRIES):
+        latest = max(latest, os.stat(name, dir_fd=fd, follow_symlinks=False).st_ctime)
     return dt.datetime.fromtimestamp(latest, dt.timezone.utc).replace(tzinfo=None)
 
 
 def collect_exchange(course: Course, lesson: str, limits: CollectLimits = CollectLimits()) -> Collected:
     """Each student's latest submission of ``lesson`` from the exchange into ``submitted/`` (see the module's notes)."""
-    if lesson not in course.lessons():
-        raise GradingError(f"no such lesson {lesson!r}; lessons are {', '.join(course.lessons())}")
+    course.check_lesson(lesson)
     inbound = exchange_root(course) / course.course_id / "inbound"
     if not inbound.is_dir():
         raise GradingError(f"no inbound folder {inbound}: release the lesson first (finetune-course grade publish "
@@ -248,8 +244,7 @@ def _started(app, what: str) -> None:
 def publish(course: Course, lessons: list[str]) -> list[str]:
     """Release each lesson's student version (``release/LESSON``) into the exchange, for *Fetch*."""
     for lesson in lessons:
-        if lesson not in course.lessons():
-            raise GradingError(f"no such lesson {lesson!r}; lessons are {', '.join(course.lessons())}")
+        course.check_lesson(lesson)
         if not (course.release / lesson).is_dir():
             raise GradingError(f"{course.release / lesson} does not exist: run `finetune-course grade release` first")
     for lesson in lessons:

@@ -94,7 +94,7 @@ def read_roster(path: Path) -> list[str]:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as error:
         raise HubError(f"cannot read the roster {path}: {error}. Give a CSV file with one user name per line") from None
-    names, problems, seen = [], [], {}
+    problems, seen = [], {}
     for number, row in enumerate(csv.reader(text.splitlines()), start=1):
         if not row or not row[0].strip() or row[0].lstrip().startswith("#"):
             continue
@@ -108,13 +108,12 @@ def read_roster(path: Path) -> list[str]:
             problems.append(f"line {number}: {name} again (first on line {seen[name]})")
         else:
             seen[name] = number
-            names.append(name)
     if problems:
         raise HubError(f"the roster {path} has {len(problems)} problem(s); nothing was changed:\n  "
                        + "\n  ".join(problems))
-    if not names:
+    if not seen:
         raise HubError(f"the roster {path} names no student: one user name per line (e.g. ada, grace)")
-    return names
+    return list(seen)
 
 
 def _account(name: str):
@@ -388,7 +387,7 @@ def _instructor_course(settings: Settings, bin_dir: Path) -> Path:
             out.write(_config_line("GenerateFeedback.preprocessors", ["course_grader.exchange.UseCourseGrader"]))
         _chown_tree(course, account)
     if not (course / "lessons").is_dir():  # released below, once: the gradebook is the instructor's from then on
-        _as(settings.instructor, [str(bin_dir / "finetune-course"), "grade", "release"], cwd=course, bin_dir=bin_dir)
+        run_as(settings.instructor, [str(bin_dir / "finetune-course"), "grade", "release"], cwd=course, bin_dir=bin_dir)
     return course
 
 
@@ -399,7 +398,13 @@ def _chown_tree(path: Path, account) -> None:
     os.chmod(path, 0o700)
 
 
-def _as(user: str, command: list[str], cwd: Path, bin_dir: Path) -> str:
+def env_bin(directory: Path) -> Path:
+    """The bin folder of the Python every account of a hub set up in ``directory`` runs (see :func:`_environment`)."""
+    own = directory / "python" / "bin"
+    return own if own.is_dir() else Path(sys.executable).parent
+
+
+def run_as(user: str, command: list[str], cwd: Path, bin_dir: Path) -> str:
     """``command`` run as ``user`` (runuser), with the course's environment on PATH; its output."""
     account = pwd.getpwnam(user)
     env = {"HOME": account.pw_dir, "USER": user, "LOGNAME": user, "LANG": os.environ.get("LANG", "C.UTF-8"),
@@ -564,7 +569,7 @@ def setup(settings: Settings, say=print) -> Path:
     locked = _lock_checkout(settings)
     if locked:
         say(f"readable by their owner only now, in {settings.checkout}: {', '.join(locked)}")
-    passwords = _accounts(settings)
+    _accounts(settings)
     _exchange(settings)
     course = _instructor_course(settings, bin_dir)
     folders = _jupyter_config(settings)
@@ -573,7 +578,6 @@ def setup(settings: Settings, say=print) -> Path:
         f"{settings.directory / 'accounts.csv'} (root only): hand each person theirs")
     say(f"the instructor's course: {course} (finetune-course grade publish/collect --exchange/autograde/feedback/"
         "return, run there in a JupyterLab terminal)")
-    del passwords
     return config
 
 
