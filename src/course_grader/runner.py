@@ -88,7 +88,8 @@ def _run_worker(job: Job, folder: Path) -> JobResult:
     """The worker in its own process group, killed whole if it runs past the job's limit."""
     with open(folder / "worker.log", "w") as log:
         process = subprocess.Popen([sys.executable, "-m", "course_grader.worker", str(folder)], env=_job_environ(),
-                                   stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+                                   stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                   start_new_session=True)
         RUNNING.add(process)
         try:
             process.wait(timeout=job.timeout)
