@@ -71,5 +71,5 @@ def main():
         [f"--students {args.students}", "--jobs", *map(str, args.jobs)] + (["--no-sandbox"] if args.no_sandbox else [])))
 
 
-if __name__ == "__main__":  # the grading workers are spawned processes: they import this file
+if __name__ == "__main__":
     main()

@@ -7,6 +7,7 @@ that cluster with a worker killed in the middle of a job. Both give the CSV of t
 (the default local cluster; test_grading.py grades the whole fixture batch on it).
 """
 
+import json
 import os
 import pickle
 import re
@@ -29,7 +30,7 @@ from distributed import Client
 sys.path.insert(0, str(Path(__file__).parent))
 import grading_fixture as fx  # noqa: E402
 
-from course_grader import batch, cluster, jobs, sandbox, workflow  # noqa: E402
+from course_grader import batch, cluster, execute, jobs, sandbox, workflow  # noqa: E402
 from course_grader.checks import inspect  # noqa: E402
 from course_grader.course import GradingError  # noqa: E402
 from finetune_course.cli import main  # noqa: E402
@@ -66,7 +67,7 @@ def local_csv(course):
 @pytest.fixture()
 def other_cluster():
     """A cluster of its own, reached over loopback by its scheduler's address, as an instructor's cluster is."""
-    with cluster.local_cluster(2, secure=False) as remote, Client(remote) as client:
+    with cluster.process_cluster(2) as remote, Client(remote) as client:
         yield remote.scheduler_address, client
 
 
@@ -85,6 +86,27 @@ def test_jobs_carry_their_data_so_workers_need_no_shared_file_system(course):
     with sqlite3.connect(course.root / "probe.db") as db:
         assert db.execute("select count(*) from student").fetchone() == (0,)
         assert db.execute("select count(*) from assignment").fetchone() == (1,)
+
+
+def test_a_batch_starts_its_longest_jobs_first(tmp_path, monkeypatch, bwrap):
+    """By what the calibration says each submission's cells take: a long job started last runs alone at the end."""
+    course = fx.make_course(tmp_path)
+    workflow.release(course)
+    released = nbformat.read(course.release / fx.LESSON / f"{fx.LESSON}.ipynb", as_version=4)
+    slow_cell = "import time  # a worked example that takes long"
+    for student, extra in (("ann", None), ("bob", None), ("zoe", slow_cell)):
+        nb = fx.completed(released)
+        if extra:
+            nb.cells.append(nbformat.v4.new_code_cell(extra))
+        (course.submitted / student / fx.LESSON).mkdir(parents=True)
+        nbformat.write(nb, course.submitted / student / fx.LESSON / f"{fx.LESSON}.ipynb")
+    key = execute.cell_key(nbformat.v4.new_code_cell(slow_cell))
+    (course.grader / jobs.CELL_TIMES).write_text(json.dumps({fx.LESSON: {"square": 2.0, key: 60.0}}))
+    started = []
+    monkeypatch.setattr(cluster, "run", lambda client, data, batch_jobs: started.extend(batch_jobs) or (j for j in ()))
+    batch.autograde(course, jobs=1, limits=LIMITS, progress=lambda line: None)
+    assert [job.student for job in started] == ["zoe", "ann", "bob"]  # not the order of their names
+    assert [jobs.expected_seconds(job) for job in started] == [62.0, 2.0, 2.0]
 
 
 def test_a_cluster_reached_by_its_address_gives_the_csv_of_the_local_run(course, local_csv, other_cluster, tmp_path):
@@ -166,7 +188,7 @@ def test_the_readmes_slurm_job_script_is_the_one_rendered(capsys):
 
 
 def test_a_scheduler_without_workers_is_an_error_not_a_wait(course):
-    with cluster.local_cluster(0, secure=False) as empty:
+    with cluster.process_cluster(0) as empty:
         with pytest.raises(GradingError, match=r"has had no worker for 2 s: start workers"):
             batch.autograde(course, limits=replace(LIMITS, no_worker_seconds=2), progress=lambda line: None,
                             scheduler=empty.scheduler_address)
@@ -183,36 +205,43 @@ def test_a_job_runs_without_the_environment_dask_sets_for_its_own_workers(monkey
     monkeypatch.setenv("SOMETHING_ELSE", "kept")
     env = runner._job_environ()
     monkeypatch.undo()
-    with cluster.local_cluster(1) as local, Client(local) as client:  # and starting one leaves ours alone
+    with cluster.process_cluster(1) as local, Client(local) as client:  # and starting one leaves ours alone
+        assert set(client.run(lambda: os.environ.get("MALLOC_TRIM_THRESHOLD_")).values()) == {None}
+    with cluster.local_cluster(1) as local, Client(local) as client:
         assert set(client.run(lambda: os.environ.get("MALLOC_TRIM_THRESHOLD_")).values()) == {None}
     assert "MALLOC_TRIM_THRESHOLD_" not in os.environ and os.environ.get("OMP_NUM_THREADS") == before
     assert "MALLOC_TRIM_THRESHOLD_" not in env and "OMP_NUM_THREADS" not in env and env["SOMETHING_ELSE"] == "kept"
     assert sandbox.kernel_env(Path("/job"), replace(LIMITS, threads=3))["OMP_NUM_THREADS"] == "3"
 
 
-def test_the_local_cluster_takes_no_client_without_its_certificate():
+def _listening_ports() -> set[tuple[str, int]]:
+    """(address, port) of every TCP socket this process listens on."""
+    mine = {os.readlink(f"/proc/self/fd/{fd}")[len("socket:["):-1] for fd in os.listdir("/proc/self/fd")
+            if os.path.exists(f"/proc/self/fd/{fd}") and os.readlink(f"/proc/self/fd/{fd}").startswith("socket:[")}
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] == "0A" and fields[9] in mine:  # LISTEN, and ours
+                address, port = fields[1].split(":")
+                found.add((address, int(port, 16)))
+    return found
+
+
+def test_the_local_cluster_takes_no_connection_and_serves_no_page():
     """On a classroom server every student has an account, and a Dask scheduler runs what any client sends it, as
-    the instructor: the local cluster must refuse a plain connection and a TLS one without its certificate."""
-    import ssl
-
-    with cluster.local_cluster(1) as local, Client(local) as client:
-        address = local.scheduler_address
-        assert address.startswith("tls://127.0.0.1:")
-        assert client.submit(lambda x: x + 1, 1).result() == 2  # the instructor's client is one of its own
+    the instructor: the local cluster talks in memory, and its web servers are on loopback with no page."""
+    before = _listening_ports()
+    with cluster.local_cluster(2) as local, Client(local) as client:
+        assert local.scheduler_address.startswith("inproc://")
+        assert client.submit(lambda x: x + 1, 1).result() == 2
+        opened = _listening_ports() - before
+        loopback = {"0100007F", "00000000000000000000FFFF0100007F", "00000000000000000000000001000000"}
+        assert opened and {address for address, _ in opened} <= loopback, opened  # Dask's HTTP servers only
         http = client.scheduler_info().get("services", {}).get("dashboard")
-        for page in ("info/main/workers.html", "json/counts.json", "status", "metrics"):  # no web page of its jobs
-            with pytest.raises(urllib.error.HTTPError, match="404"):
-                urllib.request.urlopen(f"http://127.0.0.1:{http}/{page}", timeout=5)
-        host, port = address[len("tls://"):].rsplit(":", 1)
-        with pytest.raises(OSError):
-            Client(f"tcp://{host}:{port}", timeout="3s")
-        def handshake(context):
-            context.maximum_version = ssl.TLSVersion.TLSv1_2  # a refused certificate fails the handshake itself
-            with socket.create_connection((host, int(port)), timeout=5) as raw, context.wrap_socket(raw):
-                pass
-
-        handshake(local.security.get_connection_args("client")["ssl_context"])  # with its certificate: in
-        context = ssl.create_default_context()
-        context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
-        with pytest.raises(ssl.SSLError):  # without: refused
-            handshake(context)
+        assert ("0100007F", http) in opened
+        for _, port in opened:
+            for page in ("info/main/workers.html", "json/counts.json", "status", "metrics", "health"):
+                with pytest.raises(urllib.error.HTTPError, match="404"):
+                    urllib.request.urlopen(f"http://127.0.0.1:{port}/{page}", timeout=5)
+    assert _listening_ports() == before

@@ -21,7 +21,7 @@ from dataclasses import replace
 from course_grader import cluster, sandbox
 from course_grader.checks import check_gradebook, inspect
 from course_grader.course import Course, GradingError, check_student_id
-from course_grader.jobs import (JobResult, build_job, course_data, guard_names, load_cell_times,
+from course_grader.jobs import (JobResult, build_job, course_data, expected_seconds, guard_names, load_cell_times,
                                 student_free_gradebook)
 from course_grader.merge import Report, merge
 
@@ -31,11 +31,9 @@ def autograde(course: Course, students: list[str] | None = None, lessons: list[s
               progress=print, merge_results: bool = True, scheduler: str | None = None) -> list[Report] | list[JobResult]:
     """Grade every submission under ``submitted/`` (or the given students and lessons).
 
-    ``jobs``: worker processes of the local cluster (default: one per core); ``scheduler``: the
+    ``jobs``: jobs at once on the local cluster (default: one per core); ``scheduler``: the
     address of a Dask cluster to grade on instead. Returns the reports, sorted by student and
-    lesson (the raw job results where ``merge_results`` is False: calibration). The local cluster's
-    workers are spawned processes, which import the ``__main__`` module: a script that calls this
-    needs the ``if __name__ == "__main__":`` guard.
+    lesson (the raw job results where ``merge_results`` is False: calibration).
     """
     lessons = lessons or course.lessons()
     unknown = sorted(set(lessons) - set(course.lessons()))
@@ -77,6 +75,7 @@ def _grade_all(course, client, students, lessons, use_sandbox, limits, progress,
     jobs = [build_job(course, s, limits, use_sandbox, cell_times, names[s.lesson],
                       folder=course.work / f"{s.student}__{s.lesson}" if local else None)
             for s in submissions if s.gradable]
+    jobs.sort(key=expected_seconds, reverse=True)  # the longest first: none left running alone at the end
     by_key = {(s.student, s.lesson): s for s in submissions}
     results: list = []
     if merge_results:

@@ -45,7 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser, extra_steps: dict[str, Step] 
     auto.add_argument("--student", action="append", help="only this student (repeatable)")
     auto.add_argument("--lesson", action="append", help="only this lesson (repeatable)")
     auto.add_argument("--jobs", type=int, default=None,
-                      help="worker processes on this machine (default: one per core)")
+                      help="jobs at once on this machine (default: one per core)")
     auto.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
                       help="grade on the Dask cluster of this scheduler instead of this machine")
     auto.add_argument("--no-sandbox", action="store_true",

@@ -1,15 +1,16 @@
 """Where grading jobs run: Dask distributed, on this machine or on a cluster.
 
-By default :func:`connect` starts a ``LocalCluster`` of worker processes on this machine (one
-job each); with a scheduler address (``--scheduler tcp://HOST:PORT``) jobs go to an existing
-cluster whose workers have the course's environment (Slurm with dask-jobqueue, Kubernetes with
-the Dask Helm chart: see the README). Jobs are data (:mod:`.jobs`), so workers need no shared
-file system.
+By default :func:`connect` starts a ``LocalCluster`` on this machine whose workers are threads of
+the calling process (one job at a time each; every job is a process of its own); with a scheduler
+address (``--scheduler tcp://HOST:PORT``) jobs go to an existing cluster whose workers have the
+course's environment (Slurm with dask-jobqueue, Kubernetes with the Dask Helm chart: see the
+README). Jobs are data (:mod:`.jobs`), so workers need no shared file system.
 
-Faults: a worker that dies mid-job (killed, out of memory) gets its job rerun on another worker;
-a job whose worker died twice (``distributed.scheduler.allowed-failures = 1``, set here for the
-local cluster; set it on your scheduler too) or that raised twice is recorded as failed, with
-the reason. A scheduler that can't be reached is an error within ``Limits.connect_seconds``.
+Faults: a job that raises is run once more; on a cluster, a worker that dies mid-job (killed, out of
+memory) gets its job rerun on another worker. A job whose worker died twice
+(``distributed.scheduler.allowed-failures = 1``: set it on your scheduler) or that raised twice is
+recorded as failed, with the reason. A scheduler that can't be reached is an error within
+``Limits.connect_seconds``.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ ALLOWED_FAILURES = 1  # a job is rerun once after its worker dies; the second de
 
 @contextmanager
 def connect(scheduler: str | None = None, workers: int | None = None, limits: Limits = Limits()) -> Iterator:
-    """A Dask client: to ``scheduler``, or to a local cluster of ``workers`` processes (default: one per core)."""
+    """A Dask client: to ``scheduler``, or to a local cluster of ``workers`` slots (default: one per core)."""
     from distributed import Client
 
     cluster = None
@@ -54,36 +55,48 @@ def connect(scheduler: str | None = None, workers: int | None = None, limits: Li
             cluster.close()
 
 
-def local_cluster(workers: int, secure: bool = True):
-    """A LocalCluster of ``workers`` one-threaded processes on loopback, for grading jobs.
+def local_cluster(workers: int):
+    """A LocalCluster for grading on this machine: its scheduler and ``workers`` one-threaded workers are
+    threads of this process, talking in memory (``inproc://``).
 
-    Loopback is not private on a shared machine (a classroom server: every student has an account
-    on it), and a Dask scheduler runs whatever a client sends it, as whoever started it. So the
-    cluster speaks TLS with a certificate made for this run and held in memory, and takes only
-    clients and workers that show one signed with it (``Security.temporary()``); no dashboard and no
-    web pages (they would list the jobs by student and lesson, and the workers' logs). ``secure=False``
-    (plain TCP) is for the tests' stand-in of an instructor's own cluster, reached by its address.
-
-    Dask's nanny puts ``distributed.nanny.pre-spawn-environ`` (MALLOC_TRIM_THRESHOLD_, one OMP/MKL
-    thread) into the environment of the process that starts it, for good: here that would be the
-    instructor's process (a notebook, a test session) and every kernel it starts later. So none is
-    set, and the environment is put back as it was.
+    A worker's only work is to start its job's process (:func:`.runner.run_job`: the job, its kernel and
+    the sandbox are processes of their own, killed whole at the job's limit) and wait for it, so
+    threads do: the cluster is up in a fraction of a second, where worker processes took 4 to 5 s of
+    every batch, and it listens on no port that takes Dask messages. That matters on a shared machine
+    (a classroom server, where every student has an account): a Dask scheduler runs whatever a client
+    sends it, as whoever started it. The HTTP servers Dask always starts bind to loopback and serve no
+    page (``http.routes`` empty: no dashboard, no list of jobs by student and lesson, no worker logs).
     """
     import dask
     from distributed import LocalCluster
-    from distributed.security import Security
+
+    # Workers' profilers would sample this process's threads (the instructor's own) for nothing.
+    with dask.config.set({"distributed.worker.profile.enabled": False,
+                          "distributed.scheduler.http.routes": [], "distributed.worker.http.routes": []}):
+        return LocalCluster(n_workers=workers, threads_per_worker=1, processes=False, memory_limit=0,
+                            dashboard_address="127.0.0.1:0", worker_dashboard_address="127.0.0.1:0",
+                            scheduler_kwargs={"dashboard": False}, silence_logs=logging.ERROR)
+
+
+def process_cluster(workers: int):
+    """A LocalCluster of ``workers`` one-threaded worker processes on loopback TCP, reached by its
+    address: the tests' stand-in for an instructor's own cluster (whose workers can be killed).
+
+    Dask's nanny puts ``distributed.nanny.pre-spawn-environ`` (MALLOC_TRIM_THRESHOLD_, one OMP/MKL
+    thread) into the environment of the process that starts it, for good: here that would be the
+    caller's process and every kernel it starts later. So none is set, and the environment is put
+    back as it was.
+    """
+    import dask
+    from distributed import LocalCluster
 
     before = dict(os.environ)
     none = {key: None for key in dask.config.get("distributed.nanny.pre-spawn-environ", {}) or {}}
-    # A worker's only work is waiting for its job's process: its profiler would take a third of its CPU.
     with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES,
                           "distributed.worker.profile.enabled": False,
-                          # Their web pages (workers' logs, the jobs by student and lesson) served to no one.
-                          "distributed.scheduler.http.routes": [], "distributed.worker.http.routes": [],
                           "distributed.nanny.pre-spawn-environ": none}):
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, memory_limit=0,
-                               dashboard_address=None, host="127.0.0.1", silence_logs=logging.ERROR,
-                               **({"security": Security.temporary(), "protocol": "tls://"} if secure else {}))
+                               dashboard_address=None, host="127.0.0.1", silence_logs=logging.ERROR)
     os.environ.clear()
     os.environ.update(before)
     return cluster

@@ -151,6 +151,22 @@ def guard_names(course: Course, lesson: str) -> dict[str, dict[str, str]]:
     return names
 
 
+def expected_seconds(job: Job) -> float:
+    """What the job's cells took in the calibration (``grade calibrate``), for the cells its notebooks hold:
+    the batch starts the longest jobs first, so that no long one is left running alone at the end."""
+    from course_grader.execute import cell_key
+
+    total = 0.0
+    for name, data in job.files.items():
+        if name.endswith(".ipynb"):
+            try:
+                cells = nbformat.reads(data.decode(), as_version=4).cells
+            except Exception:  # checked before the job was built; a notebook that still fails costs nothing here
+                continue
+            total += sum(job.cell_times.get(cell_key(cell), 0.0) for cell in cells if cell.cell_type == "code")
+    return total
+
+
 def load_cell_times(course: Course) -> dict[str, dict[str, float]]:
     path = course.grader / CELL_TIMES
     return json.loads(path.read_text()) if path.is_file() else {}
