@@ -7,8 +7,9 @@ in two lessons untouched (lesson 02, whose feedback is checked, and lesson 08; a
 costs as much to grade as its worked examples, and the wrong-answer suite already shows each test
 failing wrong code), bo hands in lesson 01 with one wrong quiz answer and nothing else, and
 the wrong-answer suite (tests/wrong_answers) hands in four to six submissions per lesson holding every
-wrong answer and right alternative of its tables. Then the CSV, every variant's grade, and the
-feedback students get are checked.
+wrong answer and right alternative of its tables (all but ada's without the worked examples that
+train and that no exercise or test needs: ada's lessons are graded whole). Then the CSV, every
+variant's grade, and the feedback students get are checked.
 """
 
 import csv

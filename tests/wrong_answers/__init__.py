@@ -16,11 +16,12 @@ Run alone, with a table per lesson printed (about 5 minutes on 2 cores)::
 
 from __future__ import annotations
 
+import ast
 import importlib
 import re
 from dataclasses import dataclass
 
-from course_grader import simulate
+from course_grader import guard, simulate
 from course_grader.course import Course
 from course_grader.simulate import Variant
 
@@ -33,6 +34,7 @@ TABLES = {
 }
 STUDENT = "variants{round}"
 ANSWER = re.compile(r"^(answer_q\d+) = (.+)$", re.M)
+TRAINING = re.compile(r"\bfit(_cached)?\(|histories")
 
 
 def variants(lesson: str) -> list[Variant]:
@@ -53,6 +55,41 @@ def wrong_quiz_answers(source) -> dict[str, str]:
     return answers
 
 
+def trains(cell) -> bool:
+    """A worked example that trains with the package's fit (or reads the histories it returns): a code cell
+    that is no exercise, test or locked cell of nbgrader's."""
+    return (cell.cell_type == "code" and not cell.metadata.get("nbgrader", {}).get("grade_id")
+            and bool(TRAINING.search(cell.source)))
+
+
+def _reads(source: str) -> set[str]:
+    """Names a cell reads and does not bind itself (a function's parameters count as bound)."""
+    try:
+        parameters = {node.arg for node in ast.walk(ast.parse(source)) if isinstance(node, ast.arg)}
+    except SyntaxError:
+        parameters = set()
+    return guard.names_used(source) - parameters
+
+
+def without_training(nb, source):
+    """The notebook without the worked examples that train (:func:`trains`) and bind no name that a later
+    exercise or test (``source``'s, hidden tests included) reads, directly or through the cells it reads from."""
+    tests = {c.metadata["nbgrader"]["grade_id"]: c.source for c in source.cells
+             if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("grade_id")}
+    needed, kept = set(), []
+    for cell in reversed(nb.cells):
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if cell.cell_type == "code" and grade_id:
+            needed |= _reads(cell.source) | _reads(tests.get(grade_id, ""))
+        elif cell.cell_type == "code" and guard.bound_names(cell.source) & needed:
+            needed |= _reads(cell.source)
+        elif trains(cell):
+            continue
+        kept.append(cell)
+    nb.cells = kept[::-1]
+    return nb
+
+
 @dataclass
 class Submission:
     student: str
@@ -67,7 +104,7 @@ def submit_all(course: Course, lessons: list[str], complete: str | None = None) 
     With ``complete``, that student hands in every lesson completed: a lesson's first submission whose
     variants are all right ones is theirs (a completed lesson, with right alternatives, that must earn
     full points), so that no lesson is graded twice for it; a lesson with no such submission gets the
-    solution itself.
+    solution itself. Every other submission leaves out the worked examples that train.
     """
     planned = []
     for lesson in lessons:
@@ -76,9 +113,12 @@ def submit_all(course: Course, lessons: list[str], complete: str | None = None) 
         for k, chosen in enumerate(simulate.rounds(variants(lesson))):
             quiz = wrong_quiz_answers(source) if k == 0 else {}
             student = STUDENT.format(round=k)
+            notebook = simulate.completed_copy(released, source, chosen, quiz)
             if not taken and not quiz and all(v.right for v in chosen.values()):
                 student, taken = complete, True
-            simulate.submit(course, student, lesson, simulate.completed_copy(released, source, chosen, quiz))
+            else:
+                notebook = without_training(notebook, source)
+            simulate.submit(course, student, lesson, notebook)
             zero = {simulate.tested_by(grade_id) for grade_id in quiz}
             planned.append(Submission(student, lesson, chosen, simulate.expected_scores(source, chosen, zero)))
         if not taken:
