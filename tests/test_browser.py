@@ -39,9 +39,9 @@ def _ensure_chromium() -> str:
         return shutil.which("chromium") or CHROMIUM
     if os.geteuid() != 0 or not shutil.which("apt-get"):
         pytest.skip("Chromium is not installed and this user cannot install Debian packages "
-                    "(apt-get install chromium chromium-driver)")
+                    "(apt-get install chromium)")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for command in (["apt-get", "update", "-q"], ["apt-get", "install", "-y", "-q", "chromium", "chromium-driver"]):
+    for command in (["apt-get", "update", "-q"], ["apt-get", "install", "-y", "-q", "--no-install-recommends", "chromium", "fonts-liberation"]):
         result = subprocess.run(command, env=env, capture_output=True, text=True)
         if result.returncode != 0:
             pytest.skip(f"could not install Chromium with {' '.join(command)}: {result.stderr[-500:]}")
