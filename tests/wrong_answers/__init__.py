@@ -9,7 +9,7 @@ course's own ``autograde``, sandboxed, exactly as students are graded. A submiss
 0 on the test of each wrong variant and full points on every other test: a mistake costs only
 its own exercise's points.
 
-Run alone, with a table per lesson printed (about 5 minutes on 2 cores)::
+Run alone, with a table per lesson printed (about 7 minutes on 2 cores)::
 
     .venv/bin/python tests/wrong_answers [LESSON ...]
 """
