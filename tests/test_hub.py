@@ -151,6 +151,10 @@ def test_the_hub_prints_how_to_log_in_and_keeps_passwords_for_root(classroom):
     pamela.authenticate(RIGHT, classroom.passwords[RIGHT], service="login")
     with pytest.raises(pamela.PAMError):
         pamela.authenticate(RIGHT, classroom.passwords[WRONG], service="login")
+    # As an instructor's shell script reads it: the third field of the student's line, whole.
+    line = next(line for line in (classroom.directory / "accounts.csv").read_bytes().split(b"\n")
+                if line.startswith(RIGHT.encode() + b","))
+    pamela.authenticate(RIGHT, line.split(b",")[2].decode(), service="login")
 
 
 # -- the browser: a lesson from release to feedback --------------------------------------------------------

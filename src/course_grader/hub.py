@@ -248,7 +248,9 @@ def _accounts(settings: Settings) -> dict[str, str]:
         passwords[name] = known[name]
         os.chmod(pwd.getpwnam(name).pw_dir, 0o700)
     with _private(path) as out:
-        writer = csv.writer(out)
+        # Unix line ends: csv's default "\r\n" leaves a carriage return on every password that
+        # `cut -d, -f3` or awk hands on, and the login then fails.
+        writer = csv.writer(out, lineterminator="\n")
         writer.writerow(["user", "role", "password"])
         for name in wanted:
             writer.writerow([name, "instructor" if name == settings.instructor else "student", passwords[name]])
