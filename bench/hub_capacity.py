@@ -28,8 +28,9 @@ import nbformat
 import psutil
 from _common import report
 
-from course_grader.hub import env_bin, run_as
-from course_grader.hubapi import scratch_classroom
+from classroom.accounts import run_as
+from classroom.environment import env_bin
+from classroom.api import scratch_classroom
 from course_grader.simulate import completed_copy
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -11,10 +11,12 @@ import json
 import os
 import pickle
 import re
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.error
@@ -245,3 +247,38 @@ def test_the_local_cluster_takes_no_connection_and_serves_no_page():
                 with pytest.raises(urllib.error.HTTPError, match="404"):
                     urllib.request.urlopen(f"http://127.0.0.1:{port}/{page}", timeout=5)
     assert _listening_ports() == before
+
+
+def test_a_folder_planted_in_tmp_is_not_the_clusters_scratch_space(tmp_path):
+    """Dask's default scratch space is /tmp/dask-scratch-space (-UID appended when another owns it), a name anyone
+    can create first; the scheduler and each worker put their folder first on sys.path, so a module planted there
+    would run as the instructor. The local cluster's folders are in a fresh folder only its user can enter."""
+    planted = [Path(tempfile.gettempdir()) / "dask-scratch-space", Path(tempfile.gettempdir()) / f"dask-scratch-space-{os.getuid()}"]
+    made = []
+    for folder in planted:
+        if not folder.exists():
+            folder.mkdir()
+            made.append(folder)
+            (folder / "planted_by_a_student.py").write_text("raise SystemExit('planted module ran')\n")
+            folder.chmod(0o777)
+            if os.geteuid() == 0:
+                os.chown(folder, 65534, 65534)  # nobody's, as another account's would be
+    try:
+        before = {folder: sorted(p.name for p in folder.iterdir()) for folder in planted if folder.is_dir()}
+        with cluster.local_cluster(2) as local, Client(local) as client:
+            folders = [*client.run(lambda dask_worker: dask_worker.local_directory).values(),
+                       client.run_on_scheduler(lambda dask_scheduler: dask_scheduler.local_directory)]
+            scratch = Path(folders[-1]).parent.parent  # SCRATCH/dask-scratch-space/scheduler-XXXX
+            for folder in planted:
+                assert not any(Path(f).is_relative_to(folder) for f in folders), (folder, folders)
+            info = scratch.stat()
+            assert info.st_uid == os.getuid() and info.st_mode & 0o777 == 0o700, scratch
+            paths = [*client.run(lambda: list(sys.path)).values(), client.run_on_scheduler(lambda: list(sys.path))]
+            for path in {p for entries in paths for p in entries if "dask-scratch-space" in p}:
+                assert Path(path).is_relative_to(scratch), path
+            assert client.submit(lambda x: x * 2, 21).result() == 42
+        assert not scratch.exists()  # removed with the cluster
+        assert {folder: sorted(p.name for p in folder.iterdir()) for folder in planted if folder.is_dir()} == before
+    finally:
+        for folder in made:
+            shutil.rmtree(folder)

@@ -318,7 +318,8 @@ def test_student_bundle_holds_no_solution_hidden_test_or_grader_file(tmp_path):
         texts = {n: z.read(n).decode("utf-8", "replace") for n in names if not n.endswith((".pt", ".png"))}
     top = {n.split("/")[1] for n in names}
     assert top == {"README.md", "pyproject.toml", "environment.yml", "Makefile", "lessons", "src", "jupyter", "docs"}
-    assert not [n for n in names if "/solutions/" in n or "/grader/" in n or "/course_grader/" in n or "/tests/" in n]
+    assert not [n for n in names if "/solutions/" in n or "/grader/" in n or "/course_grader/" in n or "/tests/" in n
+                or "/src/classroom/" in n]
     assert "finetune-course/src/finetune_course/checkpoints/resnet18_shapes_v1.pt" in names
     lessons = [n for n in names if n.endswith(".ipynb")]
     assert len(lessons) == len(course.lessons()) and all(n.startswith("finetune-course/lessons/") for n in lessons)

@@ -15,7 +15,6 @@ open the formgrader, hand in as someone else, and plant a link that collect foll
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import os
 import pwd
@@ -31,9 +30,12 @@ from pathlib import Path
 import nbformat
 import pytest
 
+import classroom_support
+
+from classroom.checks import check
+from classroom.settings import COURSE_ID, HubError, Settings, read_roster
+from classroom.api import scratch_classroom
 from course_grader.feedback import explanations
-from course_grader.hub import COURSE_ID, HubError, Settings, check, env_bin, read_roster
-from course_grader.hubapi import HubAPI, scratch_classroom
 from course_grader.simulate import completed_copy, expected_scores, rounds, secret_lines
 
 pytestmark = pytest.mark.hub
@@ -95,39 +97,9 @@ def test_the_command_stops_with_what_to_do(tmp_path):
 
 
 # -- the classroom ---------------------------------------------------------------------------------------
-class Classroom:
-    def __init__(self, api: HubAPI, directory: Path, log: Path):
-        self.directory, self.log = directory, log
-        self.url = api.url
-        self.api = api
-        self.passwords = {row["user"]: row["password"]
-                          for row in csv.DictReader((directory / "accounts.csv").read_text().splitlines())}
-        self.bin = env_bin(directory)
-        self.course = Path(pwd.getpwnam(INSTRUCTOR).pw_dir) / COURSE_ID
-        self.exchange = directory / "exchange" / COURSE_ID
-
-    def run_as(self, user: str, *command: str, cwd: Path | None = None, check: bool = True):
-        """``command`` as ``user``, with the environment their server has (a terminal in their JupyterLab)."""
-        home = pwd.getpwnam(user).pw_dir
-        role = "instructor" if user == INSTRUCTOR else "student"
-        env = {"HOME": home, "USER": user, "LANG": "C.UTF-8", "PATH": f"{self.bin}:/usr/bin:/bin",
-               "JUPYTER_CONFIG_PATH": str(self.directory / "jupyter" / role)}
-        result = subprocess.run([shutil.which("runuser") or "/usr/sbin/runuser", "-u", user, "--", *command], cwd=cwd or home, env=env,
-                                capture_output=True, text=True)
-        if check and result.returncode != 0:
-            raise AssertionError(f"{' '.join(command)} as {user} failed ({result.returncode}):\n"
-                                 f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
-        return result
-
-    def instructor(self, *args: str):
-        return self.run_as(INSTRUCTOR, str(self.bin / "finetune-course"), "grade", *args, cwd=self.course)
-
-    def write_answers(self, student: str, nb) -> None:
-        """What a student types into the fetched notebook (the browser test types nothing cell by cell)."""
-        path = Path(pwd.getpwnam(student).pw_dir) / LESSON / f"{LESSON}.ipynb"
-        nbformat.write(nb, path)
-        account = pwd.getpwnam(student)
-        os.chown(path, account.pw_uid, account.pw_gid)
+class Classroom(classroom_support.Classroom):
+    def write_answers(self, student: str, nb, lesson: str = LESSON) -> None:
+        super().write_answers(student, nb, lesson)
 
 
 @pytest.fixture(scope="module")
@@ -135,7 +107,7 @@ def classroom():
     if os.geteuid() != 0:
         pytest.skip("the classroom server creates local accounts: run as root (CI does)")
     with scratch_classroom([RIGHT, WRONG, OTHER], INSTRUCTOR, PREFIX) as (api, directory, log):
-        yield Classroom(api, directory, log)
+        yield Classroom(api, directory, log, INSTRUCTOR)
     assert not any(a.pw_name.startswith(PREFIX) for a in pwd.getpwall())
 
 
@@ -159,30 +131,11 @@ def test_the_hub_prints_how_to_log_in_and_keeps_passwords_for_root(classroom):
 
 # -- the browser: a lesson from release to feedback --------------------------------------------------------
 def _browser():
-    from test_browser import _ensure_chromium
-
-    executable = _ensure_chromium()
-    from playwright.sync_api import sync_playwright
-
-    playwright = sync_playwright().start()
-    browser = playwright.chromium.launch(
-        executable_path=executable,
-        args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-              "--disable-component-update", "--disable-sync"])
-    return playwright, browser
+    return classroom_support.browser()
 
 
 def _log_in(browser, classroom, user):
-    context = browser.new_context(viewport={"width": 1400, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(180_000)
-    page.goto(f"{classroom.url}/hub/login")
-    page.fill("#username_input", user)
-    page.fill("#password_input", classroom.passwords[user])
-    page.click("#login_submit")
-    page.wait_for_url(f"**/user/{user}/lab**")
-    page.wait_for_selector("#jp-main-dock-panel")
-    return context, page
+    return classroom_support.log_in(browser, classroom, user)
 
 
 def _assignment_list(page):
@@ -254,7 +207,7 @@ def test_two_students_and_the_instructor_from_release_to_feedback(classroom):
 
         # The formgrader, in a browser tab of its own (JupyterHub forbids framing it inside JupyterLab).
         context, teacher = _log_in(browser, classroom, INSTRUCTOR)
-        teacher.goto(f"{classroom.url}/user/{INSTRUCTOR}/formgrader/gradebook/{LESSON}/{LESSON}")
+        teacher.goto(f"{classroom.api.user_url(INSTRUCTOR)}/formgrader/gradebook/{LESSON}/{LESSON}")
         teacher.wait_for_selector("text=Submission #2")
         teacher.click("text=Show All Names")
         table = teacher.inner_text("table")
@@ -350,11 +303,14 @@ def test_a_student_reads_no_one_elses_work_and_not_the_course(classroom):
 
 def test_a_student_cannot_open_the_formgrader(classroom):
     token = classroom.api.start(OTHER)
-    own = classroom.api.request("GET", f"{classroom.url}/user/{OTHER}/formgrader", token)
+    own = classroom.api.request("GET", f"{classroom.url}/user/{OTHER}/formgrader", token,
+                                host=classroom.api.host(OTHER))
     assert own[0] == 404
-    theirs = classroom.api.request("GET", f"{classroom.url}/user/{INSTRUCTOR}/formgrader", token)
+    theirs = classroom.api.request("GET", f"{classroom.url}/user/{INSTRUCTOR}/formgrader", token,
+                                   host=classroom.api.host(INSTRUCTOR))
     assert theirs[0] == 403, theirs
-    api = classroom.api.request("GET", f"{classroom.url}/user/{INSTRUCTOR}/formgrader/api/assignments", token)
+    api = classroom.api.request("GET", f"{classroom.url}/user/{INSTRUCTOR}/formgrader/api/assignments", token,
+                                host=classroom.api.host(INSTRUCTOR))
     assert api[0] == 403, api
 
 

@@ -17,7 +17,10 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
+import tempfile
 import uuid
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -55,6 +58,30 @@ def connect(scheduler: str | None = None, workers: int | None = None, limits: Li
             cluster.close()
 
 
+def _removing_scratch(cluster, scratch: str):
+    """``cluster``, whose close (or garbage collection) removes its scratch folder."""
+    cluster.course_scratch = scratch
+    close = cluster.close
+
+    def close_and_remove(*args, **kwargs):
+        try:
+            return close(*args, **kwargs)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+    cluster.close = close_and_remove
+    weakref.finalize(cluster, shutil.rmtree, scratch, True)
+    return cluster
+
+
+def private_scratch() -> str:
+    """A folder for Dask's scratch space that no one else can have made or can enter (``mkdtemp``: a random
+    name, mode 0700). Dask's default is ``/tmp/dask-scratch-space`` (``-UID`` appended when someone else
+    owns it), a name anyone on the machine can create first, and a worker puts its folder there first on
+    ``sys.path``: a module planted in it would run as the instructor."""
+    return tempfile.mkdtemp(prefix="course-grader-dask-")
+
+
 def local_cluster(workers: int):
     """A LocalCluster for grading on this machine: its scheduler and ``workers`` one-threaded workers are
     threads of this process, talking in memory (``inproc://``).
@@ -70,12 +97,16 @@ def local_cluster(workers: int):
     import dask
     from distributed import LocalCluster
 
-    # Workers' profilers would sample this process's threads (the instructor's own) for nothing.
-    with dask.config.set({"distributed.worker.profile.enabled": False,
+    # Workers' profilers would sample this process's threads (the instructor's own) for nothing. The
+    # scheduler's and the workers' folders (each goes first on sys.path) are in a private scratch folder.
+    scratch = private_scratch()
+    with dask.config.set({"distributed.worker.profile.enabled": False, "temporary-directory": scratch,
                           "distributed.scheduler.http.routes": [], "distributed.worker.http.routes": []}):
-        return LocalCluster(n_workers=workers, threads_per_worker=1, processes=False, memory_limit=0,
-                            dashboard_address="127.0.0.1:0", worker_dashboard_address="127.0.0.1:0",
-                            scheduler_kwargs={"dashboard": False}, silence_logs=logging.ERROR)
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=False, memory_limit=0,
+                               dashboard_address="127.0.0.1:0", worker_dashboard_address="127.0.0.1:0",
+                               scheduler_kwargs={"dashboard": False}, silence_logs=logging.ERROR,
+                               local_directory=scratch)
+    return _removing_scratch(cluster, scratch)
 
 
 def process_cluster(workers: int):
@@ -92,14 +123,16 @@ def process_cluster(workers: int):
 
     before = dict(os.environ)
     none = {key: None for key in dask.config.get("distributed.nanny.pre-spawn-environ", {}) or {}}
+    scratch = private_scratch()
     with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES,
-                          "distributed.worker.profile.enabled": False,
+                          "distributed.worker.profile.enabled": False, "temporary-directory": scratch,
                           "distributed.nanny.pre-spawn-environ": none}):
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, memory_limit=0,
-                               dashboard_address=None, host="127.0.0.1", silence_logs=logging.ERROR)
+                               dashboard_address=None, host="127.0.0.1", silence_logs=logging.ERROR,
+                               local_directory=scratch)
     os.environ.clear()
     os.environ.update(before)
-    return cluster
+    return _removing_scratch(cluster, scratch)
 
 
 def _wait_for_workers(client, scheduler: str, seconds: float) -> None:

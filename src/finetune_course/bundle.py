@@ -1,6 +1,6 @@
 """The zip students get (``finetune-course grade bundle``): lessons, helper package and set-up files only.
 
-No solutions, hidden tests, grader (``src/course_grader``) or gradebook files go in it.
+No solutions, hidden tests, grader (``src/course_grader``), classroom server (``src/classroom``) or gradebook files go in it.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 BUNDLE_FILES = ["README.md", "pyproject.toml", "environment.yml", "Makefile", "lessons", "src", "jupyter", "docs"]
 BUNDLE_EXCLUDE = re.compile(r"(^|/)(__pycache__|\.ipynb_checkpoints|[^/]*\.egg-info|capstone_pictures)(/|$)|\.pyc$"
                             r"|(^|/)capstone_model\.pt$"
-                            r"|^src/course_grader(/|$)")
+                            r"|^src/(course_grader|classroom)(/|$)")
 
 
 def bundle(root: Path, out: str | Path | None = None) -> Path:

@@ -94,53 +94,23 @@ def _parser() -> argparse.ArgumentParser:
         grade.add_argument("rest", nargs=argparse.REMAINDER)
     else:
         add_arguments(grade, _grade_steps())
-    hub = sub.add_parser("hub", help="instructors: a classroom JupyterHub on this machine (run as root): an account "
-                         "per roster line, nbgrader's exchange, the course as everyone's environment",
-                         description="Sets up and starts a classroom JupyterHub (see the README, \"A classroom "
-                         "JupyterHub\"). Checks everything first; changes nothing if a check fails.")
-    hub.add_argument("--roster", help="CSV file, one student user name per line (a header line is allowed)")
-    hub.add_argument("--instructor", default="instructor", help="the instructor's user name (default: %(default)s)")
-    hub.add_argument("--dir", default="/srv/finetune-course",
-                     help="the hub's folder: exchange, accounts.csv, its state (default: %(default)s)")
-    hub.add_argument("--ip", default="127.0.0.1", help="address to listen on (default: %(default)s; 0.0.0.0 for "
-                     "the classroom's network, with --ssl-cert/--ssl-key or behind a TLS proxy)")
-    hub.add_argument("--port", type=int, default=8000, help="port (default: %(default)s)")
-    hub.add_argument("--ssl-cert", help="TLS certificate file")
-    hub.add_argument("--ssl-key", help="TLS key file")
-    hub.add_argument("--threads", type=int, default=2, help="CPU threads per student kernel (default: %(default)s)")
-    hub.add_argument("--setup-only", action="store_true", help="set up, print how to log in, and do not start")
-    hub.add_argument("--remove", action="store_true",
-                     help="delete the accounts this hub created (and their homes) and --dir; the checkout stays")
+    for command in _commands().values():
+        command.register(sub)
     return parser
 
 
-def _hub(args) -> int:
-    from pathlib import Path
+def _commands() -> dict:
+    """Commands other installed packages add (entry points ``finetune_course.commands``: a module with
+    ``register(subparsers)`` and ``run(args)``), such as the classroom server's ``hub``; this package imports none."""
+    from importlib.metadata import entry_points
 
-    try:
-        from course_grader import hub
-    except ImportError as error:
-        print(f"finetune-course hub: the grading tools are not installed ({error}): pip install -e '.[hub]'",
-              file=sys.stderr)
-        return 2
-    settings = hub.Settings(roster=Path(args.roster or ""), directory=Path(args.dir).resolve(),
-                            instructor=args.instructor, ip=args.ip, port=args.port, ssl_cert=args.ssl_cert,
-                            ssl_key=args.ssl_key, threads=args.threads)
-    try:
-        if args.remove:
-            removed = hub.remove(settings)
-            print(f"removed {len(removed)} accounts ({', '.join(removed) or 'none'}) and {settings.directory}")
-            return 0
-        if not args.roster:
-            raise hub.HubError("say who the students are: --roster roster.csv (one user name per line)")
-        config = hub.setup(settings)
-        if args.setup_only:
-            print(f"set up; start it with: {sys.executable} -m jupyterhub -f {config}")
-            return 0
-        return hub.start(settings, config)
-    except hub.HubError as error:
-        print(f"finetune-course hub: {error}", file=sys.stderr)
-        return 2
+    found = {}
+    for entry in entry_points(group="finetune_course.commands"):
+        try:
+            found[entry.name] = entry.load()
+        except ImportError:  # its package's dependencies are missing: the command is not offered
+            continue
+    return found
 
 
 def _grade(args) -> int:
@@ -202,8 +172,8 @@ def main(argv: list[str] | None = None) -> int:
             return 2
     elif args.command == "grade":
         return _grade(args)
-    elif args.command == "hub":
-        return _hub(args)
+    elif args.command in _commands():
+        return _commands()[args.command].run(args)
     elif args.command == "bench":
         from finetune_course.bench import bench_head_only
 

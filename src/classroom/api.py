@@ -18,6 +18,7 @@ import urllib.request
 from pathlib import Path
 
 COURSE_ID = "finetune-course"
+KERNEL_DIED = "\n[the kernel died]\n"
 
 
 class HubAPIError(RuntimeError):
@@ -29,17 +30,39 @@ def _json(text: str):
 
 
 class HubAPI:
-    def __init__(self, url: str, token: str | None = None, directory: Path | None = None):
+    """The hub at ``url`` (an address this machine reaches, e.g. ``http://127.0.0.1:8000``); with
+    ``subdomain_host`` (e.g. ``localhost``), each user's server is asked for by its own name,
+    ``USER.SUBDOMAIN_HOST``, sent as the Host header to the same address (no DNS needed)."""
+
+    def __init__(self, url: str, token: str | None = None, directory: Path | None = None,
+                 subdomain_host: str | None = None):
         self.url = url.rstrip("/")
         if token is None:
             token = (Path(directory) / "hub" / "api_token").read_text().strip()
         self.token = token
+        self.subdomain_host = subdomain_host
+
+    def host(self, user: str) -> str | None:
+        """The Host header of requests to ``user``'s server (None: the hub's own)."""
+        if not self.subdomain_host:
+            return None
+        port = urllib.parse.urlsplit(self.url).port
+        return f"{user}.{self.subdomain_host}" + (f":{port}" if port else "")
+
+    def user_url(self, user: str) -> str:
+        """``user``'s server as a browser opens it."""
+        host = self.host(user)
+        if host is None:
+            return f"{self.url}/user/{user}"
+        return f"{urllib.parse.urlsplit(self.url).scheme}://{host}/user/{user}"
 
     def request(self, method: str, url: str, token: str, body: bytes | None = None, content_type: str | None = None,
-                 timeout: float = 60):
+                timeout: float = 60, host: str | None = None):
         headers = {"Authorization": f"token {token}"}
         if content_type:
             headers["Content-Type"] = content_type
+        if host:
+            headers["Host"] = host
         request = urllib.request.Request(url, data=body, method=method, headers=headers)
         try:
             with urllib.request.urlopen(request, timeout=timeout) as response:
@@ -84,17 +107,67 @@ class HubAPI:
         ``validate`` (of the notebook at ``path``, relative to their home); the extension's JSON reply."""
         base = f"{self.url}/user/{user}/assignments"
         if action == "list":
-            return self.request("GET", f"{base}?course_id={COURSE_ID}", token, timeout=timeout)
+            return self.request("GET", f"{base}?course_id={COURSE_ID}", token, timeout=timeout, host=self.host(user))
         if action == "validate":
             form = {"path": path}
         else:
             form = {"course_id": COURSE_ID, "assignment_id": lesson}
         body = urllib.parse.urlencode(form).encode()
-        return self.request("POST", f"{base}/{action}", token, body, "application/x-www-form-urlencoded", timeout)
+        return self.request("POST", f"{base}/{action}", token, body, "application/x-www-form-urlencoded", timeout,
+                            host=self.host(user))
+
+    def server(self, method: str, user: str, path: str, token: str, data: dict | None = None, timeout: float = 60):
+        """(status, JSON) of a call to ``user``'s Jupyter server's REST API (``/api/...``) with ``token``."""
+        body = None if data is None else json.dumps(data).encode()
+        return self.request(method, f"{self.url}/user/{user}/api{path}", token, body,
+                            "application/json" if body else None, timeout, host=self.host(user))
+
+    def execute(self, user: str, token: str, code: str, timeout: float = 120, keep: bool = False) -> str:
+        """Run ``code`` in a new kernel of ``user``'s server, as the user's JupyterLab does (REST and the kernel's
+        websocket); what it printed, errors included. The kernel is shut down after, unless ``keep``."""
+        import uuid
+
+        import websocket
+
+        status, reply = self.server("POST", user, "/kernels", token, {"name": "python3"})
+        if status != 201:
+            raise HubAPIError(f"no kernel for {user}: {status} {reply}")
+        kernel = reply["id"]
+        ws_url = self.url.replace("http", "ws", 1) + f"/user/{user}/api/kernels/{kernel}/channels"
+        connection = websocket.create_connection(ws_url, header=[f"Authorization: token {token}"],
+                                                 host=self.host(user), timeout=timeout)
+        msg_id = uuid.uuid4().hex
+        connection.send(json.dumps({
+            "header": {"msg_id": msg_id, "username": user, "session": uuid.uuid4().hex, "msg_type": "execute_request",
+                       "version": "5.3", "date": ""},
+            "parent_header": {}, "metadata": {}, "channel": "shell", "buffers": [],
+            "content": {"code": code, "silent": False, "store_history": False, "user_expressions": {},
+                        "allow_stdin": False, "stop_on_error": True}}))
+        out, deadline = [], time.monotonic() + timeout
+        try:
+            while time.monotonic() < deadline:
+                message = json.loads(connection.recv())
+                kind, content = message["msg_type"], message["content"]
+                if kind == "status" and content.get("execution_state") in ("restarting", "dead"):
+                    return "".join(out) + KERNEL_DIED  # killed: out of memory, say
+                if message.get("parent_header", {}).get("msg_id") != msg_id:
+                    continue
+                if kind == "stream":
+                    out.append(content["text"])
+                elif kind == "error":
+                    out.append("\n".join(content["traceback"]))
+                elif kind == "status" and content["execution_state"] == "idle":
+                    return "".join(out)
+        finally:
+            connection.close()
+            if not keep:
+                self.server("DELETE", user, f"/kernels/{kernel}", token)
+        raise HubAPIError(f"{user}'s code did not finish in {timeout:.0f} s; printed so far: {''.join(out)[-2000:]}")
 
 
 @contextlib.contextmanager
-def scratch_classroom(students: list[str], instructor: str, prefix: str, timeout: float = 300):
+def scratch_classroom(students: list[str], instructor: str, prefix: str, timeout: float = 300,
+                      options: tuple[str, ...] = ()):
     """``finetune-course hub`` started on a free loopback port over a scratch folder (as root), for tests and benches;
     yields ``(HubAPI, folder, log file)``. On the way out the hub stops, the accounts it made (and any left by an
     earlier run of the same ``prefix`` that was killed) are removed, and the checkout's file modes are put back."""
@@ -126,7 +199,7 @@ def scratch_classroom(students: list[str], instructor: str, prefix: str, timeout
     log_path = directory.parent / f"{directory.name}.log"
     log = open(log_path, "w")
     hub = subprocess.Popen([str(command), "hub", "--roster", str(roster), "--dir", str(directory), "--instructor",
-                            instructor, "--port", str(port), "--ip", "127.0.0.1"], stdout=log,
+                            instructor, "--port", str(port), "--ip", "127.0.0.1", *options], stdout=log,
                            stderr=subprocess.STDOUT, start_new_session=True)
     try:
         api = None
@@ -136,13 +209,16 @@ def scratch_classroom(students: list[str], instructor: str, prefix: str, timeout
                 log.flush()
                 raise HubAPIError("the hub did not start:\n" + log_path.read_text()[-5000:])
             if api is None and (directory / "hub" / "api_token").is_file():
-                api = HubAPI(f"http://127.0.0.1:{port}", directory=directory)
+                # On loopback each server has a name of its own under localhost (see Settings.subdomain_host).
+                api = HubAPI(f"http://127.0.0.1:{port}", directory=directory, subdomain_host="localhost")
             time.sleep(0.5)
         yield api, directory, log_path
     finally:
-        os.killpg(hub.pid, signal.SIGTERM)
-        try:
+        try:  # the hub may have stopped by itself: its log (raised above) says why, and this must not hide it
+            os.killpg(hub.pid, signal.SIGTERM)
             hub.wait(timeout=30)
+        except ProcessLookupError:
+            pass
         except subprocess.TimeoutExpired:
             os.killpg(hub.pid, signal.SIGKILL)
             hub.wait()

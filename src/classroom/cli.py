@@ -1,0 +1,70 @@
+"""``finetune-course hub``: the classroom server's command, found by ``finetune-course`` through an entry point
+(``finetune_course.commands``), so that neither the course's package nor the grader imports this one."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from classroom.settings import HubError, PersonLimits, Settings
+
+HELP = ("instructors: a classroom JupyterHub on this machine (run as root): an account per roster line, nbgrader's "
+        "exchange, the course as everyone's environment")
+
+
+def register(sub) -> None:
+    defaults = PersonLimits()
+    hub = sub.add_parser("hub", help=HELP,
+                         description="Sets up and starts a classroom JupyterHub (see the README, \"A classroom "
+                         "JupyterHub\"). Checks everything first; changes nothing if a check fails.")
+    hub.add_argument("--roster", help="CSV file, one student user name per line (a header line is allowed)")
+    hub.add_argument("--instructor", default="instructor", help="the instructor's user name (default: %(default)s)")
+    hub.add_argument("--dir", default="/srv/finetune-course",
+                     help="the hub's folder: exchange, accounts.csv, its state (default: %(default)s)")
+    hub.add_argument("--ip", default="127.0.0.1", help="address to listen on (default: %(default)s; 0.0.0.0 for "
+                     "the classroom's network, with --ssl-cert/--ssl-key or behind a TLS proxy)")
+    hub.add_argument("--port", type=int, default=8000, help="port (default: %(default)s)")
+    hub.add_argument("--domain", default=None,
+                     help="the hub's host name; each user's server is served from USER.DOMAIN, an origin of its own "
+                     "(needs a wildcard DNS entry and certificate; default: localhost on loopback, none otherwise)")
+    hub.add_argument("--ssl-cert", help="TLS certificate file (for --domain: one valid for DOMAIN and *.DOMAIN)")
+    hub.add_argument("--ssl-key", help="TLS key file")
+    hub.add_argument("--threads", type=int, default=2, help="CPU threads per student kernel (default: %(default)s)")
+    hub.add_argument("--memory", type=int, default=defaults.memory_mib, metavar="MIB",
+                     help="memory per student, all their processes, /tmp and /dev/shm (default: %(default)s)")
+    hub.add_argument("--cpus", type=float, default=defaults.cpus, help="CPUs per student (default: %(default)s)")
+    hub.add_argument("--processes", type=int, default=defaults.processes,
+                     help="processes and threads per student (default: %(default)s)")
+    hub.add_argument("--setup-only", action="store_true", help="set up, print how to log in, and do not start")
+    hub.add_argument("--remove", action="store_true",
+                     help="delete the accounts this hub created (their homes, processes and temporary files) and "
+                     "--dir; the checkout stays")
+
+
+def run(args: argparse.Namespace) -> int:
+    from classroom import server
+
+    for name in ("memory", "cpus", "processes"):
+        if getattr(args, name) <= 0:
+            print(f"finetune-course hub: --{name} must be more than 0; got {getattr(args, name)}", file=sys.stderr)
+            return 2
+    limits = PersonLimits(memory_mib=args.memory, cpus=args.cpus, processes=args.processes)
+    settings = Settings(roster=Path(args.roster or ""), directory=Path(args.dir).resolve(),
+                        instructor=args.instructor, ip=args.ip, port=args.port, ssl_cert=args.ssl_cert,
+                        ssl_key=args.ssl_key, threads=args.threads, domain=args.domain, limits=limits)
+    try:
+        if args.remove:
+            removed = server.remove(settings)
+            print(f"removed {len(removed)} accounts ({', '.join(removed) or 'none'}) and {settings.directory}")
+            return 0
+        if not args.roster:
+            raise HubError("say who the students are: --roster roster.csv (one user name per line)")
+        config = server.setup(settings)
+        if args.setup_only:
+            print(f"set up; start it with: {sys.executable} -m jupyterhub -f {config}")
+            return 0
+        return server.start(settings, config)
+    except HubError as error:
+        print(f"finetune-course hub: {error}", file=sys.stderr)
+        return 2

@@ -1,0 +1,114 @@
+"""Setting up, starting and removing the classroom server.
+
+``finetune-course hub --roster roster.csv`` (as root) checks everything first (:mod:`.checks`) and
+changes nothing if a check fails; then it
+
+1. creates a local account per roster line and one for the instructor (:mod:`.accounts`);
+2. makes the course's environment usable, read-only, by every account and the checkout's
+   instructor-only entries readable by their owner only (:mod:`.environment`);
+3. gives the instructor a copy of the course, creates nbgrader's exchange and writes each role's
+   Jupyter config (:mod:`.course`);
+4. finds what this machine offers to keep people apart and limit them (:mod:`.isolation`), writes
+   JupyterHub's config (:mod:`.hubconfig`) and starts JupyterHub with configurable-http-proxy
+   (installed from npm into ``DIR/node`` if it is not on PATH), saying which protections are in force.
+
+It runs again over the same ``DIR`` without touching what is there (accounts keep their
+passwords, the instructor's course its gradebook); ``--remove`` deletes the accounts it created and
+everything of theirs the machine still holds.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from classroom import accounts, checks, course, environment, hubconfig, isolation
+from classroom.settings import HubError, Settings
+
+CHP_VERSION = "5"
+
+
+def setup(settings: Settings, say=print) -> Path:
+    """Check, then set everything up (see the module's notes); the JupyterHub config file to start it with."""
+    problems = checks.check(settings)
+    if problems:
+        raise HubError("the classroom server was not set up; nothing was changed:\n- " + "\n- ".join(problems))
+    machine = isolation.detect()
+    settings.directory.mkdir(parents=True, exist_ok=True)
+    settings.directory.chmod(0o755)
+    node = settings.directory / "node"
+    proxy = checks.proxy() or (str(node / "node_modules" / ".bin" / "configurable-http-proxy")
+                               if (node / "node_modules" / ".bin" / "configurable-http-proxy").exists() else None)
+    if proxy is None:
+        say(f"installing configurable-http-proxy@{CHP_VERSION} from npm into {node} ...")
+        result = subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--prefix", str(node),
+                                 f"configurable-http-proxy@{CHP_VERSION}"], capture_output=True, text=True)
+        proxy = str(node / "node_modules" / ".bin" / "configurable-http-proxy")
+        if result.returncode != 0 or not os.path.exists(proxy):
+            raise HubError(f"npm install configurable-http-proxy failed:\n{result.stderr[-2000:]}")
+    bin_dir = environment.environment(settings)
+    locked = environment.lock_checkout(settings)
+    if locked:
+        say(f"readable by their owner only now, in {settings.checkout}: {', '.join(locked)}")
+    accounts.create_accounts(settings)
+    for name in [*settings.students, settings.instructor]:
+        limits = settings.limits if name != settings.instructor else hubconfig.INSTRUCTOR_LIMITS
+        isolation.set_quotas(machine, name, limits, [Path(pwd.getpwnam(name).pw_dir), settings.directory])
+    course.exchange(settings)
+    instructor_course = course.instructor_course(settings, bin_dir)
+    folders = course.jupyter_config(settings)
+    (settings.directory / "hub").mkdir(exist_ok=True)
+    isolation.save(machine, settings.directory / "hub" / "cgroups.json")
+    config = hubconfig.write(settings, bin_dir, folders, proxy, machine)
+    say(f"accounts: {len(settings.students)} students and the instructor {settings.instructor}; passwords in "
+        f"{settings.directory / 'accounts.csv'} (root only): hand each person theirs")
+    say(f"the instructor's course: {instructor_course} (finetune-course grade publish/collect --exchange/autograde/"
+        "feedback/return, run there in a JupyterLab terminal)")
+    for line in machine.report(settings.limits):
+        say(line)
+    return config
+
+
+def start(settings: Settings, config: Path) -> int:
+    """Run JupyterHub in the foreground until it is stopped (Ctrl-C)."""
+    instructor_url = settings.url.rstrip("/")
+    if settings.subdomain_host:
+        instructor_url = instructor_url.replace("://", f"://{settings.instructor}.", 1)
+        origins = (f"Each person's server is served from a name of its own ({settings.scheme}://USER."
+                   f"{settings.subdomain_host}...): what one serves cannot act in another's browser session.")
+    else:
+        origins = ("WARNING: no --domain, so every server is served from the hub's one origin: users are only "
+                   "semi-trusted. A student's page opened by the instructor could act as the instructor; the "
+                   "instructor should open no link into a student's server. Give the hub a name with a wildcard "
+                   "DNS entry and certificate (--domain hub.example.edu; see the README) to close that.")
+    print(f"\nThe classroom server: {settings.url}\n"
+          f"Each student logs in with their user name and the password from {settings.directory / 'accounts.csv'};\n"
+          f"the instructor ({settings.instructor}) too, and opens the formgrader at "
+          f"{instructor_url}/user/{settings.instructor}/formgrader\n{origins}\n"
+          "Stop it with Ctrl-C.", flush=True)
+    state = config.parent
+    return subprocess.call([sys.executable, "-m", "jupyterhub", "-f", str(config)], cwd=state)
+
+
+def remove(settings: Settings) -> list[str]:
+    """Delete the accounts this hub created (their homes, processes, cgroups and files in the shared temporary
+    folders) and its folder; the checkout stays as it is."""
+    if os.geteuid() != 0:
+        raise HubError("run as root to remove the accounts the hub created")
+    parents = isolation.load(settings.directory / "hub" / "cgroups.json")
+    removed, uids = [], set()
+    for person in accounts.hub_accounts(settings):
+        accounts.kill_processes(person.pw_name)
+        isolation.remove_cgroups(parents, person.pw_name)
+        uids.add(person.pw_uid)
+        accounts.run("userdel", "--remove", person.pw_name)
+        removed.append(person.pw_name)
+    if uids:
+        accounts.remove_leftovers(uids)
+    if settings.directory.is_dir():
+        shutil.rmtree(settings.directory)
+    return removed
