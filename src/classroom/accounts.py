@@ -14,6 +14,7 @@ import pwd
 import secrets
 import stat
 import subprocess
+import time
 from pathlib import Path
 
 from classroom.settings import HubError, Settings, account, tool
@@ -115,8 +116,15 @@ def remove_leftovers(uids: set[int]) -> list[str]:
     return removed
 
 
-def kill_processes(name: str) -> None:
-    subprocess.run(["pkill", "-KILL", "-u", name], capture_output=True)
+def kill_processes(name: str, seconds: float = 20) -> None:
+    """Kill every process of ``name``'s and wait until none is left (userdel refuses a user who has one)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        subprocess.run(["pkill", "-KILL", "-u", name], capture_output=True)
+        if subprocess.run(["pgrep", "-u", name], capture_output=True).returncode != 0:
+            return
+        time.sleep(0.2)
+    raise HubError(f"{name}'s processes would not stop: {subprocess.run(['pgrep', '-l', '-u', name], capture_output=True, text=True).stdout}")
 
 
 def hub_accounts(settings: Settings) -> list:

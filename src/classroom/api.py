@@ -222,8 +222,7 @@ def scratch_classroom(students: list[str], instructor: str, prefix: str, timeout
         except subprocess.TimeoutExpired:
             os.killpg(hub.pid, signal.SIGKILL)
             hub.wait()
-        for name in [*students, instructor]:
-            subprocess.run(["pkill", "-KILL", "-u", name], capture_output=True)
+        # The hub's own --remove first (it kills their processes itself); then whatever an earlier failure left.
         subprocess.run([str(command), "hub", "--remove", "--dir", str(directory)], capture_output=True)
         remove_leftovers()
         for entry, mode in modes.items():
