@@ -1,4 +1,5 @@
-"""Stores the outputs of the solution cells that nbval checks (those starting with ``# NBVAL_CHECK_OUTPUT``).
+"""Stores the outputs of the solution cells that nbval checks (those starting with ``# NBVAL_CHECK_OUTPUT``,
+or tagged ``nbval-check-output`` in their metadata, which students do not see in the cell's text).
 
 Solution notebooks are kept without outputs, except these cells: their printed output is part
 of the lesson and deterministic, so nbval (``make test``) compares a fresh run against it.
@@ -15,13 +16,18 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
-MARK = "# NBVAL_CHECK_OUTPUT"
+MARK, TAG = "# NBVAL_CHECK_OUTPUT", "nbval-check-output"
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def is_checked(cell) -> bool:
+    """Whether nbval (in --nbval-lax mode) compares this cell's output: the comment or the metadata tag."""
+    return cell.cell_type == "code" and (cell.source.startswith(MARK) or TAG in cell.metadata.get("tags", []))
 
 
 def refresh(path: Path) -> int:
     nb = nbformat.read(path, as_version=4)
-    checked = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and c.source.startswith(MARK)]
+    checked = [i for i, c in enumerate(nb.cells) if is_checked(c)]
     if not checked:
         return 0
     run = copy.deepcopy(nb)

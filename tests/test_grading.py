@@ -140,6 +140,7 @@ def test_feedback_shows_each_result_and_no_hidden_test(fixture_class):
     assert sorted(f.parts[-3] for f in files) == graded
     text = {f.parts[-3]: html_text(f.read_text()).lower() for f in files}
     assert "5.0 / 5.0" in text["good"] and text["good"].count("passed: ") == 3
+    assert "square squares numbers. (score: 2.0 / 2.0)" in text["good"]  # the table of contents names each test
     with zipfile.ZipFile(course.grader / "exports" / "feedback" / "good.zip") as z:
         assert z.namelist() == [f"{fx.LESSON}/{fx.LESSON}.html"]
     hidden = ["assert square(-4) == 16", "assert math.isclose(mean([0.5, 0.25]), 0.375)", "assert answer == 42"]
@@ -480,3 +481,31 @@ def test_feedback_quotes_a_hidden_checks_message_but_not_a_solution_line_a_stude
                                                       evalue="got     optimizer.zero_grad()  instead", traceback=[])]
     shown, _ = StudentFeedback(secrets={"lesson": secrets}).preprocess(graded, {"nbgrader": {"notebook": "lesson"}})
     assert shown.cells[1].outputs[0]["text"] == REDACTED + "\n"
+
+
+def test_feedback_table_of_contents_names_each_test_by_what_it_checks():
+    """nbgrader's template lists each test as "Test cell"; the course's exporter names it by its docstring."""
+    import os
+
+    import nbgrader
+    from traitlets.config import Config
+
+    from course_grader.feedback import FeedbackExporter, test_name
+    assert test_name('"""square squares numbers."""\nassert square(3) == 9') == "square squares numbers."
+    assert test_name("assert True") is None and test_name("def (") is None
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell('"""square squares <numbers>."""\nassert square(3) == 9',
+                                  metadata={"nbgrader": {"solution": False, "grade": True, "grade_id": "test_square",
+                                                         "points": 2, "score": 2}}),
+        nbformat.v4.new_code_cell("assert True", metadata={"nbgrader": {"solution": False, "grade": True,
+                                                                       "grade_id": "test_bare", "points": 1, "score": 0}})])
+    config = Config()
+    config.HTMLExporter.template_name = "feedback"
+    formgrader = os.path.join(os.path.dirname(nbgrader.__file__), "server_extensions", "formgrader")
+    config.HTMLExporter.extra_template_basedirs = [os.path.join(formgrader, "templates")]
+    config.HTMLExporter.extra_template_paths = [os.path.join(formgrader, "static", "node_modules", "bootstrap", "dist", "css")]
+    page, _ = FeedbackExporter(config=config).from_notebook_node(
+        nb, {"nbgrader": {"notebook": "lesson", "score": 2, "max_score": 3, "late_penalty": 0}})
+    toc = page[page.index('<div id="toc">'):page.index("</ol>")]
+    assert '<a href="#test_square">square squares &lt;numbers&gt;.</a>' in toc, toc
+    assert '<a href="#test_bare">Test cell</a>' in toc, toc  # no docstring: nbgrader's own words

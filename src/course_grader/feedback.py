@@ -27,10 +27,12 @@ lines no student may get back.
 from __future__ import annotations
 
 import ast
+import html
 import re
 from pathlib import Path
 
 import nbformat
+from nbconvert.exporters import HTMLExporter
 from nbconvert.preprocessors import Preprocessor
 from nbformat.notebooknode import NotebookNode
 from traitlets import Bool, Dict
@@ -238,3 +240,31 @@ class StudentFeedback(Preprocessor):
         nb.cells = cells
         redact(nb, self.secrets.get(notebook, []), public)
         return nb, resources
+
+
+def test_name(source: str) -> str | None:
+    """What a test cell checks, for the feedback's table of contents: the first line of its docstring."""
+    try:
+        doc = ast.get_docstring(ast.parse(source))
+    except SyntaxError:
+        return None
+    return doc.strip().splitlines()[0] if doc and doc.strip() else None
+
+
+class FeedbackExporter(HTMLExporter):
+    """nbgrader's feedback page, with each test named in the table of contents by what it checks.
+
+    nbgrader's template lists every test cell as "Test cell" (its ``feedback/index.html.j2``); here each
+    entry shows its test's docstring instead (the test cells come from the gradebook, not the student).
+    """
+
+    def from_notebook_node(self, nb, resources=None, **kw):
+        names = {cell.metadata["nbgrader"]["grade_id"]: test_name(cell.source) for cell in nb.cells
+                 if cell.metadata.get("nbgrader", {}).get("grade") and not cell.metadata["nbgrader"].get("solution")
+                 and cell.metadata["nbgrader"].get("grade_id")}
+        output, resources = super().from_notebook_node(nb, resources, **kw)
+        for grade_id, name in names.items():
+            if name:
+                anchor = f'<a href="#{html.escape(grade_id)}">'
+                output = output.replace(f"{anchor}Test cell</a>", f"{anchor}{html.escape(name)}</a>", 1)
+        return output, resources

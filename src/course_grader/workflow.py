@@ -88,11 +88,11 @@ def feedback(course: Course, lessons: list[str] | None = None, show_explanations
     from nbgrader.converters import GenerateFeedback
     from nbgrader.preprocessors import GetGrades
 
-    from course_grader.feedback import StudentFeedback, course_explanations, course_secret_lines
+    from course_grader.feedback import FeedbackExporter, StudentFeedback, course_explanations, course_secret_lines
 
     for lesson in lessons or course.lessons():
         if any(course.autograded.glob(f"*/{lesson}")):
-            settings = {"HTMLExporter.template_name": "feedback",
+            settings = {"HTMLExporter.template_name": "feedback", "GenerateFeedback.exporter_class": FeedbackExporter,
                         "GenerateFeedback.preprocessors": [GetGrades, StudentFeedback, CSSHTMLHeaderPreprocessor],
                         "StudentFeedback.explanations": course_explanations(course.source, lesson),
                         "StudentFeedback.show_explanations": show_explanations,

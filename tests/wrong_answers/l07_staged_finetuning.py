@@ -51,6 +51,14 @@ VARIANTS = [
     wrong("mobilenet_stage2", "an optimizer over every parameter",
           "for module in mobilenet.features[-num_blocks:].modules():\n    if isinstance(module, nn.Conv2d):\n"
           "        module.requires_grad_(True)\nreturn torch.optim.Adam(mobilenet.parameters(), lr=lr)"),
+    wrong("mobilenet_stage2", "only the last child unfrozen, whatever num_blocks says",
+          "for module in mobilenet.features[-1].modules():\n    if isinstance(module, nn.Conv2d):\n"
+          "        module.requires_grad_(True)\n"
+          "return torch.optim.Adam([p for p in mobilenet.parameters() if p.requires_grad], lr=lr)"),
+    right("mobilenet_stage2", "4-D weights of the last blocks are their convolutions",
+          "for param in mobilenet.features[-num_blocks:].parameters():\n    if param.ndim == 4:\n"
+          "        param.requires_grad = True\n"
+          "return torch.optim.Adam(filter(lambda p: p.requires_grad, mobilenet.parameters()), lr=lr)"),
     right("mobilenet_stage2", "unfreeze the blocks, then refreeze their BatchNorm",
           "mobilenet.features[-num_blocks:].requires_grad_(True)\n"
           "for module in mobilenet.features.modules():\n    if isinstance(module, nn.BatchNorm2d):\n"

@@ -36,6 +36,9 @@ VARIANTS = [
     wrong("LoRA", "the base left trainable",
           "self.base = base\nself.A = nn.Parameter(torch.randn(rank, fan_in) / math.sqrt(fan_in))\n"
           "self.B = nn.Parameter(torch.zeros(base.weight.shape[0], rank))\nself.scale = alpha / rank"),
+    right("LoRA", "B written before A (named_parameters lists B first)",
+          "self.base = base.requires_grad_(False)\nself.B = nn.Parameter(torch.zeros(base.weight.shape[0], rank))\n"
+          "self.A = nn.Parameter(torch.randn(rank, fan_in) / math.sqrt(fan_in))\nself.scale = alpha / rank"),
     right("LoRA", "PEFT's initialisation, and add_ on the weight's data",
           "base.weight.requires_grad = False\nif base.bias is not None:\n    base.bias.requires_grad = False\n"
           "self.base = base\nself.A = nn.Parameter(nn.init.kaiming_uniform_(torch.empty(rank, fan_in), a=math.sqrt(5)))\n"
