@@ -212,6 +212,7 @@ def scratch_classroom(students: list[str], instructor: str, prefix: str, timeout
                 # On loopback each server has a name of its own under localhost (see Settings.subdomain_host).
                 api = HubAPI(f"http://127.0.0.1:{port}", directory=directory, subdomain_host="localhost")
             time.sleep(0.5)
+        api.process = hub  # the `finetune-course hub` process, for tests that stop it themselves
         yield api, directory, log_path
     finally:
         try:  # the hub may have stopped by itself: its log (raised above) says why, and this must not hide it

@@ -8,6 +8,7 @@ owner only: students have accounts on this machine now.
 
 from __future__ import annotations
 
+import os
 import shutil
 import stat
 import sys
@@ -35,8 +36,12 @@ def _copy_python(target: Path) -> Path:
         new = b"$ORIGIN/../lib"
         binary = binary.replace(old + b"\0", new + b"\0" * (len(old) - len(new) + 1))
     copied = target / "bin" / f"python{version}"
-    copied.write_bytes(binary)
-    copied.chmod(0o755)
+    if not copied.is_file() or copied.read_bytes() != binary:
+        # A new file renamed into place: servers still running the old one ("Text file busy") keep it.
+        fresh = copied.with_name(f".{copied.name}.new")
+        fresh.write_bytes(binary)
+        fresh.chmod(0o755)
+        os.replace(fresh, copied)
     for library in base.glob(f"lib/libpython{version}*.so*"):
         if not (target / "lib" / library.name).exists():
             shutil.copy2(library, target / "lib" / library.name)

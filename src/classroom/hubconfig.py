@@ -79,6 +79,7 @@ if SSL_CERT:
     c.JupyterHub.ssl_cert, c.JupyterHub.ssl_key = SSL_CERT, SSL_KEY
 c.JupyterHub.db_url = "sqlite:///" + STATE + "/jupyterhub.sqlite"
 c.JupyterHub.cookie_secret_file = STATE + "/cookie_secret"
+c.JupyterHub.pid_file = STATE + "/jupyterhub.pid"
 c.ConfigurableHTTPProxy.command = [PROXY]
 c.ConfigurableHTTPProxy.api_url = PROXY_API_URL
 c.ConfigurableHTTPProxy.pid_file = STATE + "/proxy.pid"

@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -34,6 +35,13 @@ CHP_VERSION = "5"
 
 def setup(settings: Settings, say=print) -> Path:
     """Check, then set everything up (see the module's notes); the JupyterHub config file to start it with."""
+    running = running_hub(settings)
+    if running:
+        raise HubError(f"a hub is already running from {settings.directory} (pid {running}): stop it first (Ctrl-C "
+                       f"where it runs, or kill {running}); nothing was changed")
+    swept = sweep(settings) if os.geteuid() == 0 else []  # a hub that crashed: its proxy and servers
+    if swept:
+        say(f"stopped what an earlier hub from {settings.directory} left running: {', '.join(swept)}")
     problems = checks.check(settings)
     if problems:
         raise HubError("the classroom server was not set up; nothing was changed:\n- " + "\n- ".join(problems))
@@ -90,8 +98,95 @@ def start(settings: Settings, config: Path) -> int:
           f"the instructor ({settings.instructor}) too, and opens the formgrader at "
           f"{instructor_url}/user/{settings.instructor}/formgrader\n{origins}\n"
           "Stop it with Ctrl-C.", flush=True)
+    return run_hub(settings, config)
+
+
+def run_hub(settings: Settings, config: Path, stop_seconds: float = 60) -> int:
+    """JupyterHub in a session of its own, until it exits or this process gets SIGINT (Ctrl-C) or SIGTERM: then
+    JupyterHub stops every server and its proxy (its own cleanup, given ``stop_seconds``), and whatever of the
+    hub's is still running after that is killed (:func:`sweep`). ``DIR/hub/hub.pid`` says a hub runs from DIR."""
     state = config.parent
-    return subprocess.call([sys.executable, "-m", "jupyterhub", "-f", str(config)], cwd=state)
+    pid_file = state / "hub.pid"
+    pid_file.write_text(str(os.getpid()))
+    hub = subprocess.Popen([sys.executable, "-m", "jupyterhub", "-f", str(config)], cwd=state,
+                           start_new_session=True)
+    asked = []
+
+    def stop(signum, frame):
+        asked.append(signum)
+        try:
+            hub.send_signal(signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+
+    previous = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        while True:
+            try:
+                code = hub.wait(timeout=stop_seconds if asked else None)
+                break
+            except subprocess.TimeoutExpired:
+                hub.kill()
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+        swept = sweep(settings)
+        pid_file.unlink(missing_ok=True)
+    if swept:
+        print(f"stopped what the hub left running: {', '.join(swept)}", flush=True)
+    return 0 if asked else code
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _command_line(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def running_hub(settings: Settings) -> int | None:
+    """The pid of a ``finetune-course hub`` or its JupyterHub running from this folder, or None."""
+    for name, program in (("hub.pid", "hub"), ("jupyterhub.pid", "jupyterhub")):
+        try:
+            pid = int((settings.directory / "hub" / name).read_text())
+        except (OSError, ValueError):
+            continue
+        if _alive(pid) and program in _command_line(pid):
+            return pid
+    return None
+
+
+def sweep(settings: Settings) -> list[str]:
+    """Kill what a hub from this folder left running (its proxy, by its pid file; any process of its accounts);
+    remove the stale pid files. What was stopped, for the log."""
+    swept = []
+    proxy_pid = settings.directory / "hub" / "proxy.pid"
+    try:
+        pid = int(proxy_pid.read_text())
+    except (OSError, ValueError):
+        pid = None
+    if pid and _alive(pid) and "configurable-http-proxy" in _command_line(pid):
+        os.kill(pid, signal.SIGKILL)
+        swept.append(f"the proxy (pid {pid})")
+    proxy_pid.unlink(missing_ok=True)
+    (settings.directory / "hub" / "jupyterhub.pid").unlink(missing_ok=True)  # not running: running_hub() said so
+    for person in accounts.hub_accounts(settings):
+        if subprocess.run(["pgrep", "-u", person.pw_name], capture_output=True).returncode == 0:
+            accounts.kill_processes(person.pw_name)
+            swept.append(f"{person.pw_name}'s processes")
+    return swept
+
+
 
 
 def remove(settings: Settings) -> list[str]:

@@ -1,0 +1,98 @@
+"""The classroom server as a service for a term: stopped with Ctrl-C or SIGTERM it leaves nothing running, and
+started again after a crash it cleans up what the crashed one left and starts.
+
+One hub (as root: accounts ``fcrs-*``, removed at the end), stopped and started over the same folder and
+port as an instructor would: SIGINT, then SIGTERM, then SIGKILL of the hub itself (its proxy and a
+student's server left behind, as after a crash).
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from classroom.api import HubAPI, scratch_classroom
+
+pytestmark = pytest.mark.hub
+
+PREFIX = "fcrs-"
+STUDENT, TEACHER = f"{PREFIX}ada", f"{PREFIX}teacher"
+
+
+def _processes_of(*users: str) -> list[str]:
+    uids = {pwd.getpwnam(u).pw_uid for u in users}
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if os.stat(f"/proc/{pid}").st_uid in uids:
+                found.append(Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()[:100])
+        except OSError:
+            continue
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}/status").read_text().split("State:")[1].split()[0] != "Z"
+
+
+def _up(api: HubAPI, process, log: Path, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while not api.up():
+        assert process.poll() is None, log.read_text()[-3000:]
+        assert time.monotonic() < deadline, log.read_text()[-3000:]
+        time.sleep(0.5)
+
+
+def test_ctrl_c_sigterm_and_a_crash_leave_nothing_running_and_the_next_start_works():
+    if os.geteuid() != 0:
+        pytest.skip("the classroom server creates local accounts: run as root (CI does)")
+    with scratch_classroom([STUDENT], TEACHER, PREFIX) as (api, directory, log):
+        hub = api.process
+        command = hub.args
+        for stop in (signal.SIGINT, signal.SIGTERM):
+            api.start(STUDENT)
+            proxy = int((directory / "hub" / "proxy.pid").read_text())
+            assert _processes_of(STUDENT) and _alive(proxy)
+            hub.send_signal(stop)  # Ctrl-C in the hub's terminal, or systemd stopping it
+            assert hub.wait(timeout=120) == 0
+            assert not _processes_of(STUDENT, TEACHER), _processes_of(STUDENT, TEACHER)
+            assert not _alive(proxy)
+            assert not (directory / "hub" / "hub.pid").exists()
+            with open(log, "a") as out:  # the next start, over the same folder and port
+                hub = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+            api.process = hub
+            _up(api, hub, log)
+
+        # A crash: the hub and JupyterHub killed at once; the proxy and the student's server stay behind.
+        api.start(STUDENT)
+        proxy = int((directory / "hub" / "proxy.pid").read_text())
+        jupyterhub = int((directory / "hub" / "jupyterhub.pid").read_text())
+        os.kill(jupyterhub, signal.SIGKILL)
+        os.kill(hub.pid, signal.SIGKILL)
+        hub.wait()
+        time.sleep(1)
+        assert _alive(proxy) and _processes_of(STUDENT)
+        # A second hub over the same folder while one runs is refused before anything changes...
+        with open(log, "a") as out:
+            hub = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        api.process = hub
+        _up(api, hub, log)
+        second = subprocess.run(command, capture_output=True, text=True, timeout=120)
+        assert second.returncode == 2 and f"a hub is already running from {directory}" in second.stderr
+        assert api.up()
+        # ... and the start after the crash cleaned up what the crashed one left.
+        text = log.read_text()
+        assert f"stopped what an earlier hub from {directory} left running: the proxy (pid {proxy})" in text, text[-3000:]
+        assert not _alive(proxy)
+        token = api.start(STUDENT)
+        assert api.execute(STUDENT, token, "print(6 * 7)").strip() == "42"
