@@ -96,3 +96,24 @@ def test_ctrl_c_sigterm_and_a_crash_leave_nothing_running_and_the_next_start_wor
         assert not _alive(proxy)
         token = api.start(STUDENT)
         assert api.execute(STUDENT, token, "print(6 * 7)").strip() == "42"
+
+        # --remove: only with the folder named, never while the hub runs, and the instructor's course is kept.
+        finetune = [command[0], "hub"]
+        refused = subprocess.run([*finetune, "--remove"], capture_output=True, text=True)
+        assert refused.returncode == 2 and "say which hub to remove: --remove --dir DIR" in refused.stderr
+        elsewhere = subprocess.run([*finetune, "--remove", "--dir", str(directory) + "-never-made"],
+                                   capture_output=True, text=True)
+        assert elsewhere.returncode == 2 and "no classroom hub was set up in" in elsewhere.stderr
+        assert not Path(str(directory) + "-never-made").exists()
+        running = subprocess.run([*finetune, "--remove", "--dir", str(directory)], capture_output=True, text=True)
+        assert running.returncode == 2 and "is running" in running.stderr and api.up()
+        hub.send_signal(signal.SIGTERM)
+        assert hub.wait(timeout=120) == 0
+        gone = subprocess.run([*finetune, "--remove", "--dir", str(directory)], capture_output=True, text=True)
+        assert gone.returncode == 0, gone.stderr
+        assert "removing 2 accounts with their homes, processes and temporary files: " in gone.stdout
+        kept = directory / "kept" / f"{TEACHER}-finetune-course"
+        assert f"kept the instructor's course (gradebook, submissions, feedback) in {kept}" in gone.stdout
+        assert (kept / "grader" / "gradebook.db").is_file() and (kept / "solutions").is_dir()
+        assert sorted(p.name for p in directory.iterdir()) == ["kept"]
+        assert not [a for a in pwd.getpwall() if a.pw_name.startswith(PREFIX)]

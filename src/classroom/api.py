@@ -224,7 +224,7 @@ def scratch_classroom(students: list[str], instructor: str, prefix: str, timeout
             os.killpg(hub.pid, signal.SIGKILL)
             hub.wait()
         # The hub's own --remove first (it kills their processes itself); then whatever an earlier failure left.
-        subprocess.run([str(command), "hub", "--remove", "--dir", str(directory)], capture_output=True)
+        subprocess.run([str(command), "hub", "--remove", "--purge", "--dir", str(directory)], capture_output=True)
         remove_leftovers()
         for entry, mode in modes.items():
             entry.chmod(mode)

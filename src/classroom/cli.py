@@ -9,6 +9,7 @@ from pathlib import Path
 
 from classroom.settings import HubError, PersonLimits, Settings
 
+DEFAULT_DIR = "/srv/finetune-course"
 HELP = ("instructors: a classroom JupyterHub on this machine (run as root): an account per roster line, nbgrader's "
         "exchange, the course as everyone's environment")
 
@@ -20,8 +21,9 @@ def register(sub) -> None:
                          "JupyterHub\"). Checks everything first; changes nothing if a check fails.")
     hub.add_argument("--roster", help="CSV file, one student user name per line (a header line is allowed)")
     hub.add_argument("--instructor", default="instructor", help="the instructor's user name (default: %(default)s)")
-    hub.add_argument("--dir", default="/srv/finetune-course",
-                     help="the hub's folder: exchange, accounts.csv, its state (default: %(default)s)")
+    hub.add_argument("--dir", default=None,
+                     help="the hub's folder: exchange, accounts.csv, its state (default: /srv/finetune-course; "
+                     "--remove asks for it)")
     hub.add_argument("--ip", default="127.0.0.1", help="address to listen on (default: %(default)s; 0.0.0.0 for "
                      "the classroom's network, with --ssl-cert/--ssl-key or behind a TLS proxy)")
     hub.add_argument("--port", type=int, default=8000, help="port (default: %(default)s)")
@@ -38,8 +40,9 @@ def register(sub) -> None:
                      help="processes and threads per student (default: %(default)s)")
     hub.add_argument("--setup-only", action="store_true", help="set up, print how to log in, and do not start")
     hub.add_argument("--remove", action="store_true",
-                     help="delete the accounts this hub created (their homes, processes and temporary files) and "
-                     "--dir; the checkout stays")
+                     help="delete the accounts the hub in --dir created (their homes, processes and temporary files) "
+                     "and that folder, keeping the instructor's course and gradebook in DIR/kept; the checkout stays")
+    hub.add_argument("--purge", action="store_true", help="with --remove: the instructor's course and gradebook too")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -50,13 +53,17 @@ def run(args: argparse.Namespace) -> int:
             print(f"finetune-course hub: --{name} must be more than 0; got {getattr(args, name)}", file=sys.stderr)
             return 2
     limits = PersonLimits(memory_mib=args.memory, cpus=args.cpus, processes=args.processes)
-    settings = Settings(roster=Path(args.roster or ""), directory=Path(args.dir).resolve(),
+    settings = Settings(roster=Path(args.roster or ""), directory=Path(args.dir or DEFAULT_DIR).resolve(),
                         instructor=args.instructor, ip=args.ip, port=args.port, ssl_cert=args.ssl_cert,
                         ssl_key=args.ssl_key, threads=args.threads, domain=args.domain, limits=limits)
     try:
+        if args.purge and not args.remove:
+            raise HubError("--purge goes with --remove")
         if args.remove:
-            removed = server.remove(settings)
-            print(f"removed {len(removed)} accounts ({', '.join(removed) or 'none'}) and {settings.directory}")
+            if args.dir is None:
+                raise HubError("say which hub to remove: --remove --dir DIR (the folder it was set up in, e.g. "
+                               f"{DEFAULT_DIR}); nothing was changed")
+            server.remove(settings, purge=args.purge)
             return 0
         if not args.roster:
             raise HubError("say who the students are: --roster roster.csv (one user name per line)")

@@ -25,10 +25,11 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from classroom import accounts, checks, course, environment, hubconfig, isolation
-from classroom.settings import HubError, Settings
+from classroom.settings import COURSE_ID, HubError, Settings
 
 CHP_VERSION = "5"
 
@@ -189,14 +190,38 @@ def sweep(settings: Settings) -> list[str]:
 
 
 
-def remove(settings: Settings) -> list[str]:
+def remove(settings: Settings, purge: bool = False, say=print) -> list[str]:
     """Delete the accounts this hub created (their homes, processes, cgroups and files in the shared temporary
-    folders) and its folder; the checkout stays as it is."""
+    folders) and its folder, saying first what goes; the instructor's course (gradebook, submissions, feedback) is
+    moved to ``DIR/kept`` unless ``purge``. The checkout stays as it is."""
     if os.geteuid() != 0:
         raise HubError("run as root to remove the accounts the hub created")
+    people = accounts.hub_accounts(settings)
+    if not people and not (settings.directory / "hub").is_dir():
+        raise HubError(f"no classroom hub was set up in {settings.directory} (no accounts of its, no hub/ folder): "
+                       "give the --dir it was set up with; nothing was changed")
+    running = running_hub(settings)
+    if running:
+        raise HubError(f"the hub in {settings.directory} is running (pid {running}): stop it first; nothing was "
+                       "changed")
+    kept = settings.directory / "kept"
+    teacher = next((p for p in people if p.pw_name == _instructor_name(settings)), None)
+    course = Path(teacher.pw_dir) / COURSE_ID if teacher else None
+    say(f"removing {len(people)} accounts with their homes, processes and temporary files: "
+        f"{', '.join(p.pw_name for p in people) or 'none'}")
+    if course is not None and course.is_dir() and not purge:
+        kept.mkdir(mode=0o700, exist_ok=True)
+        target = kept / f"{teacher.pw_name}-{COURSE_ID}"
+        if target.exists():
+            target = kept / f"{teacher.pw_name}-{COURSE_ID}-{int(time.time())}"
+        shutil.move(str(course), target)
+        _chown_tree_root(target)
+        say(f"kept the instructor's course (gradebook, submissions, feedback) in {target} (root's; --purge deletes it)")
+    elif course is not None and course.is_dir():
+        say(f"deleting the instructor's course {course} with its gradebook (--purge)")
     parents = isolation.load(settings.directory / "hub" / "cgroups.json")
     removed, uids = [], set()
-    for person in accounts.hub_accounts(settings):
+    for person in people:
         accounts.kill_processes(person.pw_name)
         isolation.remove_cgroups(parents, person.pw_name)
         uids.add(person.pw_uid)
@@ -205,5 +230,29 @@ def remove(settings: Settings) -> list[str]:
     if uids:
         accounts.remove_leftovers(uids)
     if settings.directory.is_dir():
-        shutil.rmtree(settings.directory)
+        for entry in settings.directory.iterdir():
+            if entry != kept or purge:
+                shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
+        if purge or not kept.exists():
+            settings.directory.rmdir()
+    say(f"removed {len(removed)} accounts and " + (f"{settings.directory}" if purge or not kept.exists() else
+                                                    f"everything in {settings.directory} but kept/"))
     return removed
+
+
+def _instructor_name(settings: Settings) -> str | None:
+    """The instructor of the hub in DIR, from its accounts.csv (root's)."""
+    try:
+        for line in (settings.directory / "accounts.csv").read_text().splitlines()[1:]:
+            user, role, _ = line.split(",", 2)
+            if role == "instructor":
+                return user
+    except (OSError, ValueError):
+        pass
+    return settings.instructor
+
+
+def _chown_tree_root(path: Path) -> None:
+    for folder, dirs, files in os.walk(path):
+        for name in [folder, *(os.path.join(folder, f) for f in dirs + files)]:
+            os.lchown(name, 0, 0)
