@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # nbgrader shells out to tools of the environment (alembic), so they must be on PATH.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: install demo test test-browser test-hub hub lab check lessons autograde feedback grades bundle bench mutation clean
+.PHONY: install demo test test-browser test-hub hub lab check lessons autograde feedback grades bundle bench mutation docs clean
 
 install: $(STAMP)
 
@@ -30,7 +30,7 @@ test-browser: install
 test-hub: install
 	$(BIN)/python -m pytest -m hub tests/test_hub.py
 
-# A classroom JupyterHub on this machine (as root), e.g. `sudo make hub ROSTER=roster.csv`; see README.
+# A classroom JupyterHub on this machine (as root), e.g. `sudo make hub ROSTER=roster.csv`; see docs/classroom-server.md.
 ROSTER ?= roster.csv
 HUB_ARGS ?=
 hub: install
@@ -47,7 +47,7 @@ lab: install
 check: install
 	$(BIN)/finetune-course check $(LESSON)
 
-# Instructors (see README): each step is `finetune-course grade STEP`, over nbgrader.
+# Instructors (see docs/instructors.md): each step is `finetune-course grade STEP`, over nbgrader.
 # Regenerate the student versions (lessons/) from solutions/ and record them in the gradebook.
 lessons: install
 	$(BIN)/finetune-course grade release
@@ -69,9 +69,14 @@ bench: install
 	$(BIN)/python bench/backbones.py
 
 # Mutation testing of the tests: wrong variants of every solution, each run against its exercise's
-# tests; writes bench/results/mutation.json (see README, "Mutation testing of the tests").
+# tests; writes bench/results/mutation.json (see docs/quality.md, mutation testing).
 mutation: install
 	$(BIN)/python tests/mutation
+
+# The documentation site (docs/, mkdocs.yml) into build/site/; a broken link or anchor, or a page
+# left out of the nav, fails the build (tests/test_docs.py builds it the same way in `make test`).
+docs: install
+	$(BIN)/mkdocs build --strict --site-dir build/site
 
 clean:
 	rm -rf $(VENV) demo_output .pytest_cache

@@ -176,11 +176,11 @@ def test_an_unreachable_scheduler_fails_fast_and_says_what_to_do(course, capsys)
     assert "cannot reach the Dask scheduler" in capsys.readouterr().err
 
 
-def test_the_readmes_slurm_job_script_is_the_one_rendered(capsys):
+def test_the_docs_slurm_job_script_is_the_one_rendered(capsys):
     from course_grader import slurm
 
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    shown = readme.split("<!-- slurm-job-script -->\n```bash\n", 1)[1].split("```", 1)[0]
+    page = (Path(__file__).resolve().parents[1] / "docs" / "grading-on-a-cluster.md").read_text()
+    shown = page.split("<!-- slurm-job-script -->\n```bash\n", 1)[1].split("```", 1)[0]
     assert slurm.main(["--cores", "16", "--memory", "64GB", "--walltime", "02:00:00", "--queue", "cpu",
                        "--account", "cs101", "--python", "/home/instructor/finetune-course/.venv/bin/python",
                        "--print-job-script"]) == 0

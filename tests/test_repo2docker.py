@@ -1,7 +1,7 @@
 """The course's image for Kubernetes (binder/, for repo2docker) and the conda environment file agree with pyproject.toml.
 
 Fast and offline: no Docker, no image build, no cluster. What is checked here is what can be without
-them (see the README, "A classroom on Kubernetes (Zero to JupyterHub)"):
+them (see docs/classroom-kubernetes.md, "A classroom on Kubernetes (Zero to JupyterHub)"):
 
 - ``binder/environment.yml`` names pyproject.toml's dependencies and its course, grader and hub
   extras, and nothing else, with the same version specifiers; ``environment.yml`` (``conda env
