@@ -3,7 +3,7 @@
 The running hub is tested in test_hub.py (a lesson from release to feedback) and test_hub_rooms.py
 (a student's attacks); these check what needs no accounts: that the course's and the grader's
 packages never import the classroom's, that ``finetune-course hub`` comes from it, and the config
-the hub writes for a machine that systemd runs (not one of these machines: see the README).
+the hub writes for a machine that systemd runs (not one of these machines: see docs/classroom-server.md).
 """
 
 from __future__ import annotations
@@ -130,6 +130,6 @@ def test_this_machine_offers_cgroups_and_namespaces_to_root():
     from classroom.isolation import detect
 
     machine = detect()
-    # These machines: cgroups v1 writable by root, no systemd; real servers differ (see the README).
+    # These machines: cgroups v1 writable by root, no systemd; real servers differ (see docs/classroom-server.md).
     assert machine.namespaces, machine.problems
     assert machine.cgroups in ("v1", "v2") or machine.systemd, machine.problems

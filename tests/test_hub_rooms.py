@@ -1,6 +1,6 @@
 """Every person in their own room: a student's attacks on the classroom server, each of which must fail.
 
-One hub for the module (as root: accounts ``fcra-*``, removed at the end), started as the README
+One hub for the module (as root: accounts ``fcra-*``, removed at the end), started as docs/classroom-server.md
 says with each person's limits set low for the student (1 GiB, half a CPU, 256 processes). The
 instructor is logged in and has a server running; ``fcra-mallory`` attacks through her own
 server, as a student does (code in her kernel, files in her home, a page opened in the

@@ -17,8 +17,8 @@ HELP = ("instructors: a classroom JupyterHub on this machine (run as root): an a
 def register(sub) -> None:
     defaults = PersonLimits()
     hub = sub.add_parser("hub", help=HELP,
-                         description="Sets up and starts a classroom JupyterHub (see the README, \"A classroom "
-                         "JupyterHub\"). Checks everything first; changes nothing if a check fails.")
+                         description="Sets up and starts a classroom JupyterHub (see docs/classroom-server.md). "
+                         "Checks everything first; changes nothing if a check fails.")
     hub.add_argument("--roster", help="CSV file, one student user name per line (a header line is allowed)")
     hub.add_argument("--instructor", default="instructor", help="the instructor's user name (default: %(default)s)")
     hub.add_argument("--dir", default=None,

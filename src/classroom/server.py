@@ -93,7 +93,7 @@ def start(settings: Settings, config: Path) -> int:
         origins = ("WARNING: no --domain, so every server is served from the hub's one origin: users are only "
                    "semi-trusted. A student's page opened by the instructor could act as the instructor; the "
                    "instructor should open no link into a student's server. Give the hub a name with a wildcard "
-                   "DNS entry and certificate (--domain hub.example.edu; see the README) to close that.")
+                   "DNS entry and certificate (--domain hub.example.edu; see docs/classroom-server.md) to close that.")
     print(f"\nThe classroom server: {settings.url}\n"
           f"Each student logs in with their user name and the password from {settings.directory / 'accounts.csv'};\n"
           f"the instructor ({settings.instructor}) too, and opens the formgrader at "

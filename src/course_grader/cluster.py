@@ -4,7 +4,7 @@ By default :func:`connect` starts a ``LocalCluster`` on this machine whose worke
 the calling process (one job at a time each; every job is a process of its own); with a scheduler
 address (``--scheduler tcp://HOST:PORT``) jobs go to an existing cluster whose workers have the
 course's environment (Slurm with dask-jobqueue, Kubernetes with the Dask Helm chart: see the
-README). Jobs are data (:mod:`.jobs`), so workers need no shared file system.
+docs/grading-on-a-cluster.md). Jobs are data (:mod:`.jobs`), so workers need no shared file system.
 
 Faults: a job that raises is run once more; on a cluster, a worker that dies mid-job (killed, out of
 memory) gets its job rerun on another worker. A job whose worker died twice
