@@ -423,3 +423,27 @@ def test_one_student_exhausting_her_limits_leaves_the_others_working(room):
         assert run(room, user, "print(6 * 7)").strip() == "42"
         status, _ = room.api.server("GET", user, "/status", room.tokens[user])
         assert status == 200
+
+
+def test_the_instructor_runs_the_class_from_the_admin_page_without_entering_students_servers(room):
+    teacher = room.tokens[TEACHER]
+    status, page = room.api.request("GET", f"{room.url}/hub/admin", teacher)
+    assert status == 200 and "admin" in page.lower(), status
+    status, users = room.api.request("GET", f"{room.url}/hub/api/users", teacher)
+    assert status == 200 and {MALLORY, VICTIM} <= {u["name"] for u in users}, users
+    # Start and stop a student's server, as the admin page's buttons do...
+    status, _ = room.api.request("DELETE", f"{room.url}/hub/api/users/{VICTIM}/server", teacher)
+    assert status in (202, 204), status
+    deadline = time.monotonic() + 60
+    while room.api.hub("GET", f"/users/{VICTIM}")[1]["servers"]:
+        assert time.monotonic() < deadline
+        time.sleep(0.5)
+    status, _ = room.api.request("POST", f"{room.url}/hub/api/users/{VICTIM}/server", teacher)
+    assert status in (201, 202), status
+    room.tokens[VICTIM] = room.api.start(VICTIM)
+    # ... but not use it, nor make a token to.
+    status, _ = room.api.server("GET", VICTIM, "/contents", teacher)
+    assert status == 403, status
+    status, _ = room.api.request("POST", f"{room.url}/hub/api/users/{VICTIM}/tokens", teacher, b"{}",
+                                 "application/json")
+    assert status == 403, status

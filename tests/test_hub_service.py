@@ -97,6 +97,32 @@ def test_ctrl_c_sigterm_and_a_crash_leave_nothing_running_and_the_next_start_wor
         token = api.start(STUDENT)
         assert api.execute(STUDENT, token, "print(6 * 7)").strip() == "42"
 
+        # Idle servers are stopped: the same hub again, with a short --idle-timeout.
+        hub.send_signal(signal.SIGTERM)
+        assert hub.wait(timeout=120) == 0
+        with open(log, "a") as out:
+            hub = subprocess.Popen([*command, "--idle-timeout", "15"], stdout=out, stderr=subprocess.STDOUT,
+                                   start_new_session=True)
+        api.process = hub
+        _up(api, hub, log)
+        token = api.start(STUDENT)
+        assert api.execute(STUDENT, token, "open('kept.txt', 'w').write('mine')\nprint('ok')").strip() == "ok"
+        deadline = time.monotonic() + 180
+        while api.hub("GET", f"/users/{STUDENT}")[1]["servers"]:
+            assert time.monotonic() < deadline, "the idle server was not stopped in 180 s"
+            time.sleep(2)
+        assert not _processes_of(STUDENT)
+        assert (Path(pwd.getpwnam(STUDENT).pw_dir) / "kept.txt").read_text() == "mine"
+
+        # The instructor's commands are on PATH in a JupyterLab terminal (a login shell) and in `runuser -l`.
+        teacher = api.start(TEACHER)
+        found = _terminal(api, TEACHER, teacher, "command -v finetune-course nbgrader; echo done-$((6*7))")
+        bin_dir = Path(command[0]).parent if not (directory / "python").is_dir() else directory / "python" / "bin"
+        assert f"{bin_dir}/finetune-course" in found and f"{bin_dir}/nbgrader" in found, found
+        login = subprocess.run(["runuser", "-l", TEACHER, "-c", "command -v finetune-course"], capture_output=True,
+                               text=True)
+        assert login.stdout.strip() == f"{bin_dir}/finetune-course", login
+
         # --remove: only with the folder named, never while the hub runs, and the instructor's course is kept.
         finetune = [command[0], "hub"]
         refused = subprocess.run([*finetune, "--remove"], capture_output=True, text=True)
@@ -117,3 +143,28 @@ def test_ctrl_c_sigterm_and_a_crash_leave_nothing_running_and_the_next_start_wor
         assert (kept / "grader" / "gradebook.db").is_file() and (kept / "solutions").is_dir()
         assert sorted(p.name for p in directory.iterdir()) == ["kept"]
         assert not [a for a in pwd.getpwall() if a.pw_name.startswith(PREFIX)]
+        assert not Path("/etc/profile.d/finetune-course-hub.sh").exists()
+
+
+def _terminal(api: HubAPI, user: str, token: str, line: str, timeout: float = 60) -> str:
+    """What ``line`` typed into a new JupyterLab terminal of ``user``'s prints (until a ``done-42`` line)."""
+    import json
+
+    import websocket
+
+    status, terminal = api.server("POST", user, "/terminals", token)
+    assert status == 200, terminal
+    ws = websocket.create_connection(api.url.replace("http", "ws", 1) + f"/user/{user}/terminals/websocket/"
+                                     f"{terminal['name']}", header=[f"Authorization: token {token}"],
+                                     host=api.host(user), timeout=timeout)
+    try:
+        ws.send(json.dumps(["stdin", line + "\r"]))
+        out, deadline = "", time.monotonic() + timeout
+        while "done-42" not in out and time.monotonic() < deadline:
+            message = json.loads(ws.recv())
+            if message[0] == "stdout":
+                out += message[1]
+        return out
+    finally:
+        ws.close()
+        api.server("DELETE", user, f"/terminals/{terminal['name']}", token)

@@ -38,6 +38,8 @@ def register(sub) -> None:
     hub.add_argument("--cpus", type=float, default=defaults.cpus, help="CPUs per student (default: %(default)s)")
     hub.add_argument("--processes", type=int, default=defaults.processes,
                      help="processes and threads per student (default: %(default)s)")
+    hub.add_argument("--idle-timeout", type=int, default=3600, metavar="SECONDS",
+                     help="stop a server idle this long; its files stay (default: %(default)s; 0: never)")
     hub.add_argument("--setup-only", action="store_true", help="set up, print how to log in, and do not start")
     hub.add_argument("--remove", action="store_true",
                      help="delete the accounts the hub in --dir created (their homes, processes and temporary files) "
@@ -48,6 +50,10 @@ def register(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     from classroom import server
 
+    if args.idle_timeout < 0:
+        print(f"finetune-course hub: --idle-timeout must be 0 (never) or more; got {args.idle_timeout}",
+              file=sys.stderr)
+        return 2
     for name in ("memory", "cpus", "processes"):
         if getattr(args, name) <= 0:
             print(f"finetune-course hub: --{name} must be more than 0; got {getattr(args, name)}", file=sys.stderr)
@@ -55,7 +61,8 @@ def run(args: argparse.Namespace) -> int:
     limits = PersonLimits(memory_mib=args.memory, cpus=args.cpus, processes=args.processes)
     settings = Settings(roster=Path(args.roster or ""), directory=Path(args.dir or DEFAULT_DIR).resolve(),
                         instructor=args.instructor, ip=args.ip, port=args.port, ssl_cert=args.ssl_cert,
-                        ssl_key=args.ssl_key, threads=args.threads, domain=args.domain, limits=limits)
+                        ssl_key=args.ssl_key, threads=args.threads, domain=args.domain, limits=limits,
+                        idle_timeout=args.idle_timeout)
     try:
         if args.purge and not args.remove:
             raise HubError("--purge goes with --remove")

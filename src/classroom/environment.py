@@ -110,6 +110,22 @@ def lock_checkout(settings: Settings) -> list[str]:
 
 
 
+PROFILE = Path("/etc/profile.d/finetune-course-hub.sh")
+
+
+def put_on_path(settings: Settings, bin_dir: Path, profile: Path = PROFILE) -> None:
+    """The course's commands (finetune-course, nbgrader) on every login shell's PATH: JupyterLab's terminals are
+    login shells, and /etc/profile sets PATH anew."""
+    profile.write_text(f"# Written by finetune-course hub for {settings.directory}; --remove deletes it.\n"
+                       f'case ":$PATH:" in *":{bin_dir}:"*) ;; *) PATH="{bin_dir}:$PATH"; export PATH ;; esac\n')
+    profile.chmod(0o644)
+
+
+def remove_from_path(settings: Settings, profile: Path = PROFILE) -> None:
+    if profile.is_file() and f"for {settings.directory};" in profile.read_text():
+        profile.unlink()
+
+
 def env_bin(directory: Path) -> Path:
     """The bin folder of the Python every account of a hub set up in ``directory`` runs (see :func:`environment`)."""
     own = directory / "python" / "bin"

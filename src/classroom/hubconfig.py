@@ -57,7 +57,7 @@ def write(settings: Settings, bin_dir: Path, folders: dict[str, Path], proxy: st
         "THREADS": str(settings.threads), "SSL_CERT": settings.ssl_cert, "SSL_KEY": settings.ssl_key,
         "LIMITS": {"student": dataclasses.asdict(settings.limits), "instructor": dataclasses.asdict(INSTRUCTOR_LIMITS)},
         "SYSTEMD": machine.systemd, "CGROUP_PARENTS": {k: str(v) for k, v in machine.cgroup_parents.items()},
-        "NAMESPACES": machine.namespaces,
+        "NAMESPACES": machine.namespaces, "IDLE_TIMEOUT": settings.idle_timeout,
     }
     config = state / "jupyterhub_config.py"
     with private_file(config) as out:
@@ -137,4 +137,17 @@ c.Spawner.pre_spawn_hook = pre_spawn_hook
 c.JupyterHub.services = [{"name": "course-admin", "api_token": open(STATE + "/api_token").read().strip()}]
 c.JupyterHub.load_roles = [{"name": "course-admin", "services": ["course-admin"],
                             "scopes": ["admin:users", "admin:servers", "tokens", "list:users", "read:users"]}]
+
+# The instructor runs the class from JupyterHub's admin page (who is logged in, start and stop servers) and
+# has no scope to enter a student's server (no access:servers, no tokens of theirs): they grade from the exchange.
+c.JupyterHub.load_roles.append({"name": "course-instructor", "users": [INSTRUCTOR],
+                                "scopes": ["admin-ui", "list:users", "read:users", "read:servers", "admin:servers"]})
+
+# Servers left idle are stopped (their files stay), so a class's servers do not run all night.
+if IDLE_TIMEOUT:
+    c.JupyterHub.services.append({"name": "idle-culler", "command": [
+        PYTHON, "-m", "jupyterhub_idle_culler", f"--timeout={IDLE_TIMEOUT}",
+        f"--cull-every={max(5, min(300, IDLE_TIMEOUT // 2))}"]})
+    c.JupyterHub.load_roles.append({"name": "idle-culler", "services": ["idle-culler"],
+                                    "scopes": ["list:users", "read:users:activity", "read:servers", "delete:servers"]})
 '''

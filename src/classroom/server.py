@@ -60,6 +60,7 @@ def setup(settings: Settings, say=print) -> Path:
         if result.returncode != 0 or not os.path.exists(proxy):
             raise HubError(f"npm install configurable-http-proxy failed:\n{result.stderr[-2000:]}")
     bin_dir = environment.environment(settings)
+    environment.put_on_path(settings, bin_dir)
     locked = environment.lock_checkout(settings)
     if locked:
         say(f"readable by their owner only now, in {settings.checkout}: {', '.join(locked)}")
@@ -229,6 +230,7 @@ def remove(settings: Settings, purge: bool = False, say=print) -> list[str]:
         removed.append(person.pw_name)
     if uids:
         accounts.remove_leftovers(uids)
+    environment.remove_from_path(settings)
     if settings.directory.is_dir():
         for entry in settings.directory.iterdir():
             if entry != kept or purge:

@@ -54,6 +54,7 @@ class Settings:
     ssl_key: str | None = None
     threads: int = 2                 # OMP threads per student kernel: cores / students running at once
     domain: str | None = None        # each user's server at USER.DOMAIN (None: "localhost" on loopback)
+    idle_timeout: int = 3600         # seconds a server may sit idle before the culler stops it (0: never)
     limits: PersonLimits = field(default_factory=PersonLimits)
     students: list[str] = field(default_factory=list)
 
