@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import os
 import pwd
+import re
 import signal
 import subprocess
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -123,6 +127,34 @@ def test_ctrl_c_sigterm_and_a_crash_leave_nothing_running_and_the_next_start_wor
                                text=True)
         assert login.stdout.strip() == f"{bin_dir}/finetune-course", login
 
+        # The class changes while the hub runs: a late student, a forgotten password, a student who left.
+        late = f"{PREFIX}bob"
+        added = subprocess.run([command[0], "hub", "add-student", late, "--dir", str(directory)],
+                               capture_output=True, text=True)
+        assert added.returncode == 0, added.stderr
+        password = re.search(rf"added {late}, password (\S+)", added.stdout).group(1)
+        assert late in (directory.parent / f"{directory.name}-roster.csv").read_text().split()
+        assert _logs_in(api, late, password) and not _logs_in(api, late, password + "x")
+        token = api.start(late)
+        assert api.execute(late, token, "print(6 * 7)").strip() == "42"
+        reset = subprocess.run([command[0], "hub", "reset-password", late, "--dir", str(directory)],
+                               capture_output=True, text=True)
+        assert reset.returncode == 0, reset.stderr
+        fresh = re.search(rf"new password for {late}: (\S+)", reset.stdout).group(1)
+        assert _logs_in(api, late, fresh) and not _logs_in(api, late, password)
+        assert f"{late},student,{fresh}" in (directory / "accounts.csv").read_text()
+        wrote = api.execute(late, token, "import os\nopen('essay.txt', 'w').write('my work')\nprint(os.getcwd())")
+        assert wrote.strip() == pwd.getpwnam(late).pw_dir, wrote
+        left = subprocess.run([command[0], "hub", "remove-student", late, "--dir", str(directory)],
+                              capture_output=True, text=True)
+        assert left.returncode == 0, left.stderr
+        assert not _logs_in(api, late, fresh) and api.hub("GET", f"/users/{late}")[0] == 404
+        kept_home = directory / "kept" / f"{late}-home"
+        assert (kept_home / "essay.txt").read_text() == "my work", list(kept_home.rglob("*"))[:20]
+        again = subprocess.run([command[0], "hub", "remove-student", late, "--dir", str(directory)],
+                               capture_output=True, text=True)
+        assert again.returncode == 2 and f"{late} is not on the roster" in again.stderr
+
         # --remove: only with the folder named, never while the hub runs, and the instructor's course is kept.
         finetune = [command[0], "hub"]
         refused = subprocess.run([*finetune, "--remove"], capture_output=True, text=True)
@@ -142,6 +174,7 @@ def test_ctrl_c_sigterm_and_a_crash_leave_nothing_running_and_the_next_start_wor
         assert f"kept the instructor's course (gradebook, submissions, feedback) in {kept}" in gone.stdout
         assert (kept / "grader" / "gradebook.db").is_file() and (kept / "solutions").is_dir()
         assert sorted(p.name for p in directory.iterdir()) == ["kept"]
+        assert sorted(p.name for p in (directory / "kept").iterdir()) == [f"{PREFIX}bob-home", kept.name]
         assert not [a for a in pwd.getpwall() if a.pw_name.startswith(PREFIX)]
         assert not Path("/etc/profile.d/finetune-course-hub.sh").exists()
 
@@ -168,3 +201,23 @@ def _terminal(api: HubAPI, user: str, token: str, line: str, timeout: float = 60
     finally:
         ws.close()
         api.server("DELETE", user, f"/terminals/{terminal['name']}", token)
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+def _logs_in(api: HubAPI, user: str, password: str) -> bool:
+    """Whether the hub's login form takes ``user`` with ``password`` (it redirects on; a refusal is 403)."""
+    import http.cookiejar
+
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()), _NoRedirect)
+    page = opener.open(f"{api.url}/hub/login", timeout=30).read().decode()
+    xsrf = re.search(r'name="_xsrf" value="([^"]+)"', page).group(1)
+    form = urllib.parse.urlencode({"username": user, "password": password, "_xsrf": xsrf}).encode()
+    try:
+        opener.open(f"{api.url}/hub/login", form, timeout=60)
+    except urllib.error.HTTPError as error:
+        return error.code == 302 and "/hub/login" not in error.headers.get("Location", "")
+    return False

@@ -29,8 +29,9 @@ def run(*command: str, stdin: str | None = None) -> None:
         raise HubError(f"{' '.join(command[:3])}... failed: {result.stderr.strip() or result.stdout.strip()}")
 
 
-def create_accounts(settings: Settings) -> dict[str, str]:
-    """Create the accounts that are missing; their passwords (``DIR/accounts.csv``, root only)."""
+def create_accounts(settings: Settings, reset: set[str] = frozenset()) -> dict[str, str]:
+    """Create the accounts that are missing, give those in ``reset`` a new password; everyone's passwords
+    (``DIR/accounts.csv``, root only)."""
     path = settings.directory / "accounts.csv"
     known = {}
     if path.is_file():
@@ -41,7 +42,7 @@ def create_accounts(settings: Settings) -> dict[str, str]:
         if account(name) is None:
             run("useradd", "--create-home", "--shell", "/bin/bash", "--comment", settings.marker, name)
             known.pop(name, None)
-        if name not in known:
+        if name not in known or name in reset:
             known[name] = secrets.token_urlsafe(9)
             run("chpasswd", stdin=f"{name}:{known[name]}\n")
         passwords[name] = known[name]
@@ -86,11 +87,14 @@ def run_as(user: str, command: list[str], cwd: Path, bin_dir: Path) -> str:
     return result.stdout
 
 
-def leftovers(uids: set[int], roots=SHARED_TEMPORARY) -> list[str]:
-    """Files and folders in the shared temporary folders owned by one of ``uids`` (links not followed)."""
+def leftovers(uids: set[int], roots=SHARED_TEMPORARY, besides: Path | None = None) -> list[str]:
+    """Files and folders in the shared temporary folders owned by one of ``uids`` (links not followed), not counting
+    those in the folder ``besides`` (a hub's own, which may lie there)."""
     found = []
     for root in roots:
-        for folder, dirs, files in os.walk(root, topdown=False):
+        for folder, dirs, files in os.walk(root, topdown=True):
+            if besides is not None:
+                dirs[:] = [d for d in dirs if not Path(folder, d).resolve().is_relative_to(besides.resolve())]
             for name in [*files, *dirs]:
                 path = os.path.join(folder, name)
                 try:
@@ -101,10 +105,10 @@ def leftovers(uids: set[int], roots=SHARED_TEMPORARY) -> list[str]:
     return found
 
 
-def remove_leftovers(uids: set[int]) -> list[str]:
+def remove_leftovers(uids: set[int], besides: Path | None = None) -> list[str]:
     """Delete what :func:`leftovers` finds (deepest first; a folder still holding others' files stays)."""
     removed = []
-    for path in leftovers(uids):
+    for path in sorted(leftovers(uids, besides=besides), key=lambda p: p.count(os.sep), reverse=True):
         try:
             if stat.S_ISDIR(os.lstat(path).st_mode):
                 os.rmdir(path)
@@ -129,3 +133,10 @@ def kill_processes(name: str, seconds: float = 20) -> None:
 
 def hub_accounts(settings: Settings) -> list:
     return [a for a in pwd.getpwall() if a.pw_gecos == settings.marker]
+
+
+def give_to_root(path: Path) -> None:
+    """``path`` and everything in it root's (links themselves, not what they point to): kept after its owner left."""
+    for folder, dirs, files in os.walk(path):
+        for name in [folder, *(os.path.join(folder, f) for f in dirs + files)]:
+            os.lchown(name, 0, 0)

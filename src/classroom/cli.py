@@ -19,6 +19,11 @@ def register(sub) -> None:
     hub = sub.add_parser("hub", help=HELP,
                          description="Sets up and starts a classroom JupyterHub (see docs/classroom-server.md). "
                          "Checks everything first; changes nothing if a check fails.")
+    hub.add_argument("action", nargs="?", choices=["add-student", "remove-student", "reset-password", "sync"],
+                     help="while the hub runs (with --dir): add or remove students (the roster file is edited), give "
+                     "a student a new password, or make the accounts match the roster file after editing it")
+    hub.add_argument("names", nargs="*", metavar="NAME", help="the students, for add-student, remove-student and "
+                     "reset-password")
     hub.add_argument("--roster", help="CSV file, one student user name per line (a header line is allowed)")
     hub.add_argument("--instructor", default="instructor", help="the instructor's user name (default: %(default)s)")
     hub.add_argument("--dir", default=None,
@@ -64,6 +69,8 @@ def run(args: argparse.Namespace) -> int:
                         ssl_key=args.ssl_key, threads=args.threads, domain=args.domain, limits=limits,
                         idle_timeout=args.idle_timeout)
     try:
+        if args.action:
+            return _roster_action(args)
         if args.purge and not args.remove:
             raise HubError("--purge goes with --remove")
         if args.remove:
@@ -82,3 +89,25 @@ def run(args: argparse.Namespace) -> int:
     except HubError as error:
         print(f"finetune-course hub: {error}", file=sys.stderr)
         return 2
+
+
+def _roster_action(args: argparse.Namespace) -> int:
+    from classroom import roster
+
+    if args.dir is None:
+        raise HubError(f"say which hub: {args.action} ... --dir DIR (the folder it was set up in, e.g. {DEFAULT_DIR})")
+    if args.action != "sync" and not args.names:
+        raise HubError(f"{args.action} needs at least one NAME")
+    if args.action == "sync" and args.names:
+        raise HubError("sync takes no NAME: it reads the roster file")
+    settings = roster.hub_settings(Path(args.dir).resolve())
+    if args.action == "add-student":
+        roster.edit_roster(settings, add=args.names)
+    elif args.action == "remove-student":
+        roster.edit_roster(settings, remove=args.names)
+    elif args.action == "reset-password":
+        unknown = [n for n in args.names if n not in settings.students and n != settings.instructor]
+        if unknown:
+            raise HubError(f"not in this class: {', '.join(unknown)}; nothing was changed")
+    roster.sync(settings, reset=set(args.names) if args.action == "reset-password" else set())
+    return 0

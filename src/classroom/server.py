@@ -28,7 +28,7 @@ import sys
 import time
 from pathlib import Path
 
-from classroom import accounts, checks, course, environment, hubconfig, isolation
+from classroom import accounts, checks, course, environment, hubconfig, isolation, roster
 from classroom.settings import COURSE_ID, HubError, Settings
 
 CHP_VERSION = "5"
@@ -65,6 +65,8 @@ def setup(settings: Settings, say=print) -> Path:
     if locked:
         say(f"readable by their owner only now, in {settings.checkout}: {', '.join(locked)}")
     accounts.create_accounts(settings)
+    (settings.directory / "hub").mkdir(exist_ok=True)
+    roster.remember(settings)
     for name in [*settings.students, settings.instructor]:
         limits = settings.limits if name != settings.instructor else hubconfig.INSTRUCTOR_LIMITS
         isolation.set_quotas(machine, name, limits, [Path(pwd.getpwnam(name).pw_dir), settings.directory])
@@ -216,7 +218,7 @@ def remove(settings: Settings, purge: bool = False, say=print) -> list[str]:
         if target.exists():
             target = kept / f"{teacher.pw_name}-{COURSE_ID}-{int(time.time())}"
         shutil.move(str(course), target)
-        _chown_tree_root(target)
+        accounts.give_to_root(target)
         say(f"kept the instructor's course (gradebook, submissions, feedback) in {target} (root's; --purge deletes it)")
     elif course is not None and course.is_dir():
         say(f"deleting the instructor's course {course} with its gradebook (--purge)")
@@ -229,7 +231,7 @@ def remove(settings: Settings, purge: bool = False, say=print) -> list[str]:
         accounts.run("userdel", "--remove", person.pw_name)
         removed.append(person.pw_name)
     if uids:
-        accounts.remove_leftovers(uids)
+        accounts.remove_leftovers(uids, besides=settings.directory)
     environment.remove_from_path(settings)
     if settings.directory.is_dir():
         for entry in settings.directory.iterdir():
@@ -253,8 +255,3 @@ def _instructor_name(settings: Settings) -> str | None:
         pass
     return settings.instructor
 
-
-def _chown_tree_root(path: Path) -> None:
-    for folder, dirs, files in os.walk(path):
-        for name in [folder, *(os.path.join(folder, f) for f in dirs + files)]:
-            os.lchown(name, 0, 0)
