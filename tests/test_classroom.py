@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -19,7 +20,7 @@ from traitlets.config import Config
 
 from classroom import hubconfig
 from classroom.isolation import Machine
-from classroom.settings import PersonLimits, Settings
+from classroom.settings import HubError, PersonLimits, Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -133,3 +134,34 @@ def test_this_machine_offers_cgroups_and_namespaces_to_root():
     # These machines: cgroups v1 writable by root, no systemd; real servers differ (see docs/classroom-server.md).
     assert machine.namespaces, machine.problems
     assert machine.cgroups in ("v1", "v2") or machine.systemd, machine.problems
+
+
+def test_the_service_unit_runs_the_same_hub_restarts_it_and_passes_systemd_analyze(tmp_path):
+    from classroom import service
+
+    settings = Settings(roster=tmp_path / "my roster.csv", directory=Path("/srv/finetune-course"), instructor="kim",
+                        port=8443, domain="hub.example.edu", idle_timeout=1800)
+    unit = tmp_path / "finetune-course-hub.service"
+    said = []
+    service.install(settings, unit=unit, say=said.append)
+    text = unit.read_text()
+    start = next(line for line in text.splitlines() if line.startswith("ExecStart="))
+    assert start.split("=", 1)[1].startswith(str(Path(sys.executable).parent / "finetune-course") + " hub ")
+    assert f'--roster "{tmp_path}/my roster.csv"' in start and "--dir /srv/finetune-course" in start
+    assert "--domain hub.example.edu" in start and "--idle-timeout 1800" in start and "--port 8443" in start
+    assert "Restart=on-failure" in text and "WantedBy=multi-user.target" in text and "KillSignal=SIGTERM" in text
+    assert said and ("systemd does not run this machine" in said[0] or "installed and started" in said[0])
+    other = Settings(roster=settings.roster, directory=Path("/srv/other"))
+    with pytest.raises(HubError, match="another hub's"):
+        service.install(other, unit=unit)
+    analyze = shutil.which("systemd-analyze")
+    if analyze:  # where systemd's tools are installed (here they are; CI installs what the machine lacks)
+        result = subprocess.run([analyze, "verify", "--man=no", str(unit)], capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr
+        broken = tmp_path / "broken.service"
+        broken.write_text(text.replace("ExecStart=/", "ExecStart="))
+        assert subprocess.run([analyze, "verify", "--man=no", str(broken)], capture_output=True).returncode != 0
+    service.uninstall(other, unit=unit)
+    assert unit.exists()  # not that hub's
+    service.uninstall(settings, unit=unit, say=said.append)
+    assert not unit.exists()

@@ -45,6 +45,9 @@ def register(sub) -> None:
                      help="processes and threads per student (default: %(default)s)")
     hub.add_argument("--idle-timeout", type=int, default=3600, metavar="SECONDS",
                      help="stop a server idle this long; its files stay (default: %(default)s; 0: never)")
+    hub.add_argument("--install-service", action="store_true",
+                     help="install the hub as a systemd service (at boot, restarted on failure) with these options, "
+                     "and start it there; where systemd does not run the machine, write the unit only")
     hub.add_argument("--setup-only", action="store_true", help="set up, print how to log in, and do not start")
     hub.add_argument("--remove", action="store_true",
                      help="delete the accounts the hub in --dir created (their homes, processes and temporary files) "
@@ -81,6 +84,14 @@ def run(args: argparse.Namespace) -> int:
             return 0
         if not args.roster:
             raise HubError("say who the students are: --roster roster.csv (one user name per line)")
+        if args.install_service:
+            from classroom import checks, service
+
+            problems = checks.check(settings)
+            if problems:
+                raise HubError("the service was not installed; nothing was changed:\n- " + "\n- ".join(problems))
+            service.install(settings)
+            return 0
         config = server.setup(settings)
         if args.setup_only:
             print(f"set up; start it with: {sys.executable} -m jupyterhub -f {config}")

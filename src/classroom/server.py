@@ -28,7 +28,7 @@ import sys
 import time
 from pathlib import Path
 
-from classroom import accounts, checks, course, environment, hubconfig, isolation, roster
+from classroom import accounts, checks, course, environment, hubconfig, isolation, roster, service
 from classroom.settings import COURSE_ID, HubError, Settings
 
 CHP_VERSION = "5"
@@ -233,6 +233,7 @@ def remove(settings: Settings, purge: bool = False, say=print) -> list[str]:
     if uids:
         accounts.remove_leftovers(uids, besides=settings.directory)
     environment.remove_from_path(settings)
+    service.uninstall(settings, say=say)
     if settings.directory.is_dir():
         for entry in settings.directory.iterdir():
             if entry != kept or purge:
