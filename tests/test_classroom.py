@@ -165,3 +165,31 @@ def test_the_service_unit_runs_the_same_hub_restarts_it_and_passes_systemd_analy
     assert unit.exists()  # not that hub's
     service.uninstall(settings, unit=unit, say=said.append)
     assert not unit.exists()
+
+
+def test_full_names_from_the_roster_reach_the_gradebook(tmp_path):
+    from nbgrader.api import Gradebook
+
+    from classroom import course
+    from classroom.settings import read_full_names, read_roster
+
+    roster = tmp_path / "roster.csv"
+    roster.write_text('username,name\nada,Ada Lovelace\ngrace,"Hopper, Grace"\nalan\nmaria,María José García\n')
+    assert read_roster(roster) == ["ada", "grace", "alan", "maria"]
+    names = read_full_names(roster)
+    assert names == {"ada": ("Ada", "Lovelace"), "grace": ("Grace", "Hopper"), "maria": ("María José", "García")}
+
+    class Here(Settings):
+        instructor_course = tmp_path / "course"
+
+    (tmp_path / "course" / "grader").mkdir(parents=True)
+    database = tmp_path / "course" / "grader" / "gradebook.db"
+    Gradebook(f"sqlite:///{database}").close()
+    import pwd
+
+    settings = Here(roster=roster, instructor=pwd.getpwuid(os.getuid()).pw_name, students=read_roster(roster))
+    course.record_names(settings, names)
+    with Gradebook(f"sqlite:///{database}") as gradebook:
+        found = {s.id: (s.first_name, s.last_name) for s in gradebook.students}
+    assert found == {"ada": ("Ada", "Lovelace"), "grace": ("Grace", "Hopper"), "alan": (None, None),
+                     "maria": ("María José", "García")}

@@ -106,7 +106,8 @@ class Classroom(classroom_support.Classroom):
 def classroom():
     if os.geteuid() != 0:
         pytest.skip("the classroom server creates local accounts: run as root (CI does)")
-    with scratch_classroom([RIGHT, WRONG, OTHER], INSTRUCTOR, PREFIX) as (api, directory, log):
+    with scratch_classroom([f"{RIGHT},Ada Lovelace", f"{WRONG},\"Hopper, Grace\"", OTHER], INSTRUCTOR,
+                           PREFIX) as (api, directory, log):
         yield Classroom(api, directory, log, INSTRUCTOR)
     assert not any(a.pw_name.startswith(PREFIX) for a in pwd.getpwall())
 
@@ -212,6 +213,8 @@ def test_two_students_and_the_instructor_from_release_to_feedback(classroom):
         teacher.click("text=Show All Names")
         table = teacher.inner_text("table")
         assert RIGHT in table and WRONG in table, table
+        # The roster's full names, not "None, None" (the gradebook has them from the start).
+        assert "Lovelace" in table and "Hopper" in table and "None" not in table, table
         assert f"{expected[RIGHT]:g} / {full:g}" in table and f"{expected[WRONG]:g} / {full:g}" in table, table
         teacher.screenshot(path=str(SCREENSHOTS / "hub_formgrader.png"))
 

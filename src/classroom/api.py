@@ -168,7 +168,8 @@ class HubAPI:
 @contextlib.contextmanager
 def scratch_classroom(students: list[str], instructor: str, prefix: str, timeout: float = 300,
                       options: tuple[str, ...] = ()):
-    """``finetune-course hub`` started on a free loopback port over a scratch folder (as root), for tests and benches;
+    """``finetune-course hub`` started on a free loopback port over a scratch folder (as root), for tests and benches
+    (``students``: roster lines, a user name with its full name after a comma where wanted);
     yields ``(HubAPI, folder, log file)``. On the way out the hub stops, the accounts it made (and any left by an
     earlier run of the same ``prefix`` that was killed) are removed, and the checkout's file modes are put back."""
     import os

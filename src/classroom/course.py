@@ -124,3 +124,20 @@ def jupyter_config(settings: Settings) -> dict[str, Path]:
         folders[role] = folder
     return folders
 
+
+
+def record_names(settings: Settings, names: dict[str, tuple[str, str | None]]) -> None:
+    """The students, with the full names the roster gives, in the instructor's gradebook: the formgrader and the
+    exports show them (nbgrader would add each at collect as "None, None")."""
+    from nbgrader.api import Gradebook
+
+    database = settings.instructor_course / "grader" / "gradebook.db"
+    if not database.is_file():
+        return
+    account = pwd.getpwnam(settings.instructor)
+    with Gradebook(f"sqlite:///{database}") as gradebook:
+        for student in settings.students:
+            first, last = names.get(student, (None, None))
+            gradebook.update_or_create_student(student, first_name=first, last_name=last)
+    for path in database.parent.glob("gradebook.db*"):
+        os.chown(path, account.pw_uid, account.pw_gid)

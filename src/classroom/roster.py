@@ -18,9 +18,9 @@ import shutil
 import time
 from pathlib import Path
 
-from classroom import accounts, isolation
+from classroom import accounts, course, isolation
 from classroom.api import HubAPI
-from classroom.settings import USER_NAME, HubError, Settings, read_roster
+from classroom.settings import USER_NAME, HubError, Settings, read_full_names, read_roster
 
 
 def hub_settings(directory: Path) -> Settings:
@@ -105,6 +105,8 @@ def sync(settings: Settings, reset: set[str] = frozenset(), say=print) -> None:
         accounts.run("userdel", name)
         accounts.remove_leftovers({person.pw_uid}, besides=settings.directory)
         say(f"removed {name}: their server, hub user and account; their home is in {target}")
+    if new:
+        course.record_names(settings, read_full_names(settings.roster))
     if not (new or gone or reset):
         say("the accounts match the roster; nothing to do")
     if api is None:

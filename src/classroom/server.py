@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 
 from classroom import accounts, checks, course, environment, hubconfig, isolation, roster, service
-from classroom.settings import COURSE_ID, HubError, Settings
+from classroom.settings import COURSE_ID, HubError, Settings, read_full_names
 
 CHP_VERSION = "5"
 
@@ -72,6 +72,7 @@ def setup(settings: Settings, say=print) -> Path:
         isolation.set_quotas(machine, name, limits, [Path(pwd.getpwnam(name).pw_dir), settings.directory])
     course.exchange(settings)
     instructor_course = course.instructor_course(settings, bin_dir)
+    course.record_names(settings, read_full_names(settings.roster))
     folders = course.jupyter_config(settings)
     (settings.directory / "hub").mkdir(exist_ok=True)
     isolation.save(machine, settings.directory / "hub" / "cgroups.json")

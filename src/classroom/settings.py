@@ -117,6 +117,26 @@ def read_roster(path: Path) -> list[str]:
     return list(seen)
 
 
+def read_full_names(path: Path) -> dict[str, tuple[str, str | None]]:
+    """(first name, last name) per user name, from the roster's second column where it has one: "Grace Hopper"
+    (the last word is the last name) or "Hopper, Grace"; :func:`read_roster` has checked the file."""
+    names = {}
+    for number, row in enumerate(csv.reader(path.read_text(encoding="utf-8-sig").splitlines()), start=1):
+        if len(row) < 2 or not row[1].strip() or not USER_NAME.fullmatch(row[0].strip()):
+            continue
+        if number == 1 and row[0].strip().lower() in ROSTER_HEADERS:
+            continue
+        full = row[1].strip()
+        if "," in full:
+            last, first = (part.strip() for part in full.split(",", 1))
+        else:
+            *first_words, last = full.split()
+            first = " ".join(first_words) or last
+            last = last if first_words else None
+        names[row[0].strip()] = (first, last)
+    return names
+
+
 # -- look-ups on this machine --------------------------------------------------------------------------
 def account(name: str):
     try:
