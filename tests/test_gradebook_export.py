@@ -175,3 +175,22 @@ def test_a_late_submission_loses_the_penalty_the_course_config_sets(tmp_path, bw
     shown = {student: (row["raw_score"], row["late_penalty"], row["score"], row["seconds_late"], row["status"])
              for student, row in rows.items()}
     assert shown == {"late2h": ("5", "2", "3", "7200", "late"), "ontime": ("5", "0", "5", "0", "ok")}
+
+
+def test_with_an_exchange_only_lessons_given_out_count(tmp_path):
+    """A classroom publishes lessons one by one: one not given out yet is no one's missing 0 in the export."""
+    exchange = tmp_path / "exchange"
+    course = fx.write_course(tmp_path / "course", LESSONS[0], fx.source_notebook(), "fixture-course",
+                             f"c.Exchange.root = {str(exchange)!r}\n")
+    for lesson in (*LESSONS[1:], "03_later"):
+        (course.source / lesson).mkdir()
+        nbformat.write(fx.source_notebook(), course.source / lesson / f"{lesson}.ipynb")
+    build_gradebook(course.db_url)  # bo hands in 02_heads, which was never published (given out by hand, say)
+    with Gradebook(course.db_url, "fixture-course") as gradebook:
+        gradebook.add_assignment("03_later", duedate=DUE)  # released, not published, no submission
+    (exchange / "fixture-course" / "outbound" / LESSONS[0]).mkdir(parents=True)
+    rows = workflow.grade_rows(course)
+    assert sorted({row["lesson"] for row in rows}) == list(LESSONS)
+    assert [row["lesson"] for row in workflow.grade_rows(course, ["03_later"])] == ["03_later", "03_later"]
+    canvas = read_csv(workflow.export_csv(course, tmp_path / "canvas.csv", format="canvas"))
+    assert "03_later" not in canvas[0] and LESSONS[0] in canvas[0]

@@ -84,8 +84,21 @@ def _plugin(course: Course, gradebook: Gradebook, plugin_class, lessons: list[st
     if not released:
         raise GradingError(f"no lesson of the course is in the gradebook {course.db_url}: run grade release first")
     config = course.nbgrader_config(**{"GradesCsv.reports_directory": str(course.reports)})
-    return plugin_class(config=config, assignment=[name for name in released if not lessons or name in lessons],
-                        **traits)
+    chosen = lessons or given_to_students(course, gradebook, released)
+    return plugin_class(config=config, assignment=[name for name in released if name in chosen], **traits)
+
+
+def given_to_students(course: Course, gradebook: Gradebook, released: list[str]) -> list[str]:
+    """The lessons a grade export counts by default. In a course with an exchange (a classroom server: lessons are
+    published one by one), those published there or handed in by someone: a lesson not given out yet is no one's
+    missing 0. Without an exchange, every lesson in the gradebook."""
+    from course_grader.exchange import exchange_root
+
+    outbound = exchange_root(course) / course.course_id / "outbound"
+    if not outbound.is_dir():
+        return released
+    return [name for name in released
+            if (outbound / name).is_dir() or gradebook.find_assignment(name).num_submissions > 0]
 
 
 def grade_rows(course: Course, lessons: list[str] | None = None) -> list[dict]:
