@@ -235,8 +235,10 @@ def test_two_students_and_the_instructor_from_release_to_feedback(classroom):
             assert f"{LESSON} (Score: {expected[student]:.1f} / {full:.1f})" in text, text[:1500]
             scores = expected_scores(source, wrong_round if student == WRONG else {})
             # Each failed test says so, with the message of what failed; each passed one says so.
-            assert len(FAILED.findall(text)) == sum(points == 0 for points in scores.values()), text[:3000]
-            assert text.count("Passed: ") == sum(points > 0 for points in scores.values()), text[:3000]
+            results = re.findall(r"(?:Passed|Failed): [^\n]{0,160}", text)
+            counted = f"{student}: expected {scores}; the feedback's results:\n  " + "\n  ".join(results)
+            assert len(FAILED.findall(text)) == sum(points == 0 for points in scores.values()), counted
+            assert text.count("Passed: ") == sum(points > 0 for points in scores.values()), counted
             # The quiz's explanations come with the results (each "Why X: ..." of the solutions).
             for why in explanations(source).values():
                 assert re.split(r"[`*]", why)[0][:40] in text, why
