@@ -125,44 +125,62 @@ class HubAPI:
     def execute(self, user: str, token: str, code: str, timeout: float = 120, keep: bool = False) -> str:
         """Run ``code`` in a new kernel of ``user``'s server, as the user's JupyterLab does (REST and the kernel's
         websocket); what it printed, errors included. The kernel is shut down after, unless ``keep``."""
+        session = KernelSession(self, user, token, timeout)
+        try:
+            return session.run(code, timeout)
+        finally:
+            session.close(shutdown=not keep)
+
+
+class KernelSession:
+    """A kernel of ``user``'s server and its websocket, as a notebook's tab holds them: cells run one after another."""
+
+    def __init__(self, api: HubAPI, user: str, token: str, timeout: float = 120):
         import uuid
 
         import websocket
 
-        status, reply = self.server("POST", user, "/kernels", token, {"name": "python3"})
+        self.api, self.user, self.token, self.session = api, user, token, uuid.uuid4().hex
+        status, reply = api.server("POST", user, "/kernels", token, {"name": "python3"})
         if status != 201:
             raise HubAPIError(f"no kernel for {user}: {status} {reply}")
-        kernel = reply["id"]
-        ws_url = self.url.replace("http", "ws", 1) + f"/user/{user}/api/kernels/{kernel}/channels"
-        connection = websocket.create_connection(ws_url, header=[f"Authorization: token {token}"],
-                                                 host=self.host(user), timeout=timeout)
+        self.kernel = reply["id"]
+        url = api.url.replace("http", "ws", 1) + f"/user/{user}/api/kernels/{self.kernel}/channels"
+        self.connection = websocket.create_connection(url, header=[f"Authorization: token {token}"],
+                                                      host=api.host(user), timeout=timeout)
+
+    def run(self, code: str, timeout: float = 120) -> str:
+        """What ``code`` printed (errors included); :data:`KERNEL_DIED` at the end if the kernel died meanwhile."""
+        import uuid
+
         msg_id = uuid.uuid4().hex
-        connection.send(json.dumps({
-            "header": {"msg_id": msg_id, "username": user, "session": uuid.uuid4().hex, "msg_type": "execute_request",
-                       "version": "5.3", "date": ""},
+        self.connection.send(json.dumps({
+            "header": {"msg_id": msg_id, "username": self.user, "session": self.session,
+                       "msg_type": "execute_request", "version": "5.3", "date": ""},
             "parent_header": {}, "metadata": {}, "channel": "shell", "buffers": [],
             "content": {"code": code, "silent": False, "store_history": False, "user_expressions": {},
                         "allow_stdin": False, "stop_on_error": True}}))
         out, deadline = [], time.monotonic() + timeout
-        try:
-            while time.monotonic() < deadline:
-                message = json.loads(connection.recv())
-                kind, content = message["msg_type"], message["content"]
-                if kind == "status" and content.get("execution_state") in ("restarting", "dead"):
-                    return "".join(out) + KERNEL_DIED  # killed: out of memory, say
-                if message.get("parent_header", {}).get("msg_id") != msg_id:
-                    continue
-                if kind == "stream":
-                    out.append(content["text"])
-                elif kind == "error":
-                    out.append("\n".join(content["traceback"]))
-                elif kind == "status" and content["execution_state"] == "idle":
-                    return "".join(out)
-        finally:
-            connection.close()
-            if not keep:
-                self.server("DELETE", user, f"/kernels/{kernel}", token)
-        raise HubAPIError(f"{user}'s code did not finish in {timeout:.0f} s; printed so far: {''.join(out)[-2000:]}")
+        while time.monotonic() < deadline:
+            message = json.loads(self.connection.recv())
+            kind, content = message["msg_type"], message["content"]
+            if kind == "status" and content.get("execution_state") in ("restarting", "dead"):
+                return "".join(out) + KERNEL_DIED  # killed: out of memory, say
+            if message.get("parent_header", {}).get("msg_id") != msg_id:
+                continue
+            if kind == "stream":
+                out.append(content["text"])
+            elif kind == "error":
+                out.append("\n".join(content["traceback"]))
+            elif kind == "status" and content["execution_state"] == "idle":
+                return "".join(out)
+        raise HubAPIError(f"{self.user}'s code did not finish in {timeout:.0f} s; printed so far: "
+                          f"{''.join(out)[-2000:]}")
+
+    def close(self, shutdown: bool = True) -> None:
+        self.connection.close()
+        if shutdown:
+            self.api.server("DELETE", self.user, f"/kernels/{self.kernel}", self.token)
 
 
 @contextlib.contextmanager

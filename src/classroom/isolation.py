@@ -210,11 +210,13 @@ def remove_cgroups(parents: dict[str, str], user: str) -> None:
                 break
 
 
-def memory_used(parents: dict[str, str], user: str) -> int | None:
-    """Bytes the person's cgroup holds now (page cache and tmpfs included), or None without a memory cgroup."""
+def memory_used(parents: dict[str, str], user: str, peak: bool = False) -> int | None:
+    """Bytes the person's cgroup holds now (page cache and tmpfs included), or the most it has held (``peak``), as
+    the machine's kernel counts them; None without a memory cgroup."""
+    names = ("memory.max_usage_in_bytes", "memory.peak") if peak else ("memory.usage_in_bytes", "memory.current")
     for controller, parent in parents.items():
         folder = Path(parent) / GROUP_NAME / user
-        for name in ("memory.usage_in_bytes", "memory.current"):
+        for name in names:
             if controller in ("memory", "unified") and (folder / name).is_file():
                 return int((folder / name).read_text())
     return None
