@@ -197,25 +197,32 @@ def test_two_students_and_the_instructor_from_release_to_feedback(classroom):
             page.wait_for_selector(f"#submitted_assignments_list >> text={LESSON}")
             page.screenshot(path=str(SCREENSHOTS / f"hub_assignment_list_{student}.png"))
 
-        # The instructor: each step one command, in the course folder (a terminal of their JupyterLab).
-        collected = classroom.instructor("collect", "--exchange", "--lesson", LESSON).stdout
-        assert f"{RIGHT}/{LESSON}/{LESSON}.ipynb" in collected and f"{WRONG}/{LESSON}/{LESSON}.ipynb" in collected
-        graded = classroom.instructor("autograde", "--lesson", LESSON).stdout
-        assert "graded 2 submissions" in graded, graded
-        classroom.instructor("feedback")
-        returned = classroom.instructor("return", LESSON).stdout
-        assert "feedback of 2 submissions in the exchange" in returned, returned
+        # The instructor: each step one command typed into a terminal of their JupyterLab, in the course folder,
+        # as the guide says (the commands are on the terminal's PATH: it is a login shell).
+        context, teacher = _log_in(browser, classroom, INSTRUCTOR)
+        teacher.click(".lm-MenuBar-itemLabel:text-is('File')")
+        teacher.click(".lm-Menu-itemLabel:text-is('New')")
+        teacher.click(".lm-Menu-itemLabel:text-is('Terminal')")
+        teacher.wait_for_selector(".jp-Terminal .xterm-screen")
+        typed = {step: _typed(classroom, teacher, step, f"finetune-course grade {command}") for step, command in (
+            ("collect", f"collect --exchange --lesson {LESSON}"), ("autograde", f"autograde --lesson {LESSON}"),
+            ("feedback", "feedback"), ("return", f"return {LESSON}"))}
+        assert f"{RIGHT}/{LESSON}/{LESSON}.ipynb" in typed["collect"], typed
+        assert f"{WRONG}/{LESSON}/{LESSON}.ipynb" in typed["collect"], typed
+        assert "graded 2 submissions" in typed["autograde"], typed
+        assert "feedback of 2 submissions in the exchange" in typed["return"], typed
+        teacher.screenshot(path=str(SCREENSHOTS / "hub_instructor_terminal.png"))
 
         # The formgrader, in a browser tab of its own (JupyterHub forbids framing it inside JupyterLab).
-        context, teacher = _log_in(browser, classroom, INSTRUCTOR)
         teacher.goto(f"{classroom.api.user_url(INSTRUCTOR)}/formgrader/gradebook/{LESSON}/{LESSON}")
         teacher.wait_for_selector("text=Submission #2")
         teacher.click("text=Show All Names")
         table = teacher.inner_text("table")
-        assert RIGHT in table and WRONG in table, table
-        # The roster's full names, not "None, None" (the gradebook has them from the start).
-        assert "Lovelace" in table and "Hopper" in table and "None" not in table, table
-        assert f"{expected[RIGHT]:g} / {full:g}" in table and f"{expected[WRONG]:g} / {full:g}" in table, table
+        # Each student by the roster's full name, not "None, None" (the gradebook has them from the start).
+        rows = {line.split("\t")[1]: line for line in table.splitlines() if "\t" in line}
+        assert f"{expected[RIGHT]:g} / {full:g}" in rows["Lovelace, Ada"], table
+        assert f"{expected[WRONG]:g} / {full:g}" in rows["Hopper, Grace"], table
+        assert "None" not in table, table
         teacher.screenshot(path=str(SCREENSHOTS / "hub_formgrader.png"))
 
         hidden = {line for lesson, region, line in secret_lines(_course(classroom), regions=("HIDDEN TESTS",))
@@ -247,6 +254,21 @@ def test_two_students_and_the_instructor_from_release_to_feedback(classroom):
     finally:
         browser.close()
         playwright.stop()
+
+
+def _typed(classroom, page, step: str, command: str, timeout: float = 600) -> str:
+    """``command`` typed into the instructor's JupyterLab terminal in ``page``, from the course folder; what it
+    printed (kept in a file beside the course, whose last line the shell writes once the command is done)."""
+    log = classroom.course.parent / f".walk-{step}.log"
+    page.click(".jp-Terminal .xterm-screen")
+    page.keyboard.type(f"cd ~/{COURSE_ID} && {command} > {log} 2>&1; echo exit=$? >> {log}\n")
+    deadline = time.monotonic() + timeout
+    while not (log.is_file() and "exit=" in log.read_text()):
+        assert time.monotonic() < deadline, f"{command} did not finish in {timeout} s"
+        time.sleep(1)
+    text = log.read_text()
+    assert text.rstrip().endswith("exit=0"), text[-3000:]
+    return text
 
 
 def _frame_text(page, expected: str, timeout: float = 60) -> str:
