@@ -119,10 +119,12 @@ def detect() -> Machine:
         else:
             machine.problems.append("no writable memory, cpu and pids cgroups (v1 or v2): memory, CPU and processes "
                                     "are not limited per person (only RLIMIT_NPROC and RLIMIT_FSIZE are)")
-        machine.namespaces = _can_unshare()
-        if not machine.namespaces:
-            machine.problems.append("cannot make mount namespaces: /tmp and /dev/shm are shared and everyone's "
-                                    "processes are visible (run as root, outside a container that forbids unshare)")
+        why = _room_fails()
+        machine.namespaces = why is None
+        if why:
+            machine.problems.append(f"cannot give each person a mount namespace ({why}): /tmp and /dev/shm are "
+                                    "shared and everyone's processes are visible (run as root, on Linux 5.8 or later, "
+                                    "outside a container that forbids mounts)")
     for line in Path("/proc/mounts").read_text().splitlines():
         fields = line.split()
         if len(fields) > 3 and any(o in fields[3].split(",") for o in ("usrquota", "usrjquota", "quota")) \
@@ -140,12 +142,23 @@ def set_quotas(machine: Machine, user: str, limits: PersonLimits, folders: list[
                         mount], check=True, capture_output=True)
 
 
-def _can_unshare() -> bool:
+def _room_fails() -> str | None:
+    """Why :func:`enter_room`'s namespace and mounts cannot be made here (tried in a child process), or None."""
+    read, write = os.pipe()
     pid = os.fork()
     if pid == 0:
-        os._exit(0 if _libc.unshare(CLONE_NEWNS) == 0 else 1)
+        os.close(read)
+        try:
+            enter_room([], PersonLimits(), namespaces=True)
+        except OSError as error:
+            os.write(write, str(error).encode()[:500])
+            os._exit(1)
+        os._exit(0)
+    os.close(write)
+    message = os.read(read, 1000).decode(errors="replace")
+    os.close(read)
     _, status = os.waitpid(pid, 0)
-    return os.waitstatus_to_exitcode(status) == 0
+    return None if os.waitstatus_to_exitcode(status) == 0 else (message or "the probe failed")
 
 
 # -- cgroups ---------------------------------------------------------------------------------------------
