@@ -199,6 +199,14 @@ def scratch_classroom(students: list[str], instructor: str, prefix: str, timeout
     import tempfile
 
     def remove_leftovers():
+        # Processes of an earlier run's hub (killed with its test): their environment names a folder of this prefix.
+        mark = f"FINETUNE_COURSE_HUB=/var/tmp/{prefix}hub-".encode()
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                if any(entry.startswith(mark) for entry in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")):
+                    os.kill(int(pid), signal.SIGKILL)
+            except OSError:
+                continue
         for account in pwd.getpwall():
             if account.pw_name.startswith(prefix) and account.pw_gecos.startswith("finetune-course hub"):
                 subprocess.run(["pkill", "-KILL", "-u", account.pw_name], capture_output=True)
@@ -234,9 +242,10 @@ def scratch_classroom(students: list[str], instructor: str, prefix: str, timeout
         api.process = hub  # the `finetune-course hub` process, for tests that stop it themselves
         yield api, directory, log_path
     finally:
+        hub = getattr(api, "process", hub)  # a test may have started it again
         try:  # the hub may have stopped by itself: its log (raised above) says why, and this must not hide it
             os.killpg(hub.pid, signal.SIGTERM)
-            hub.wait(timeout=30)
+            hub.wait(timeout=60)
         except ProcessLookupError:
             pass
         except subprocess.TimeoutExpired:

@@ -57,7 +57,7 @@ def write(settings: Settings, bin_dir: Path, folders: dict[str, Path], proxy: st
         "THREADS": str(settings.threads), "SSL_CERT": settings.ssl_cert, "SSL_KEY": settings.ssl_key,
         "LIMITS": {"student": dataclasses.asdict(settings.limits), "instructor": dataclasses.asdict(INSTRUCTOR_LIMITS)},
         "SYSTEMD": machine.systemd, "CGROUP_PARENTS": {k: str(v) for k, v in machine.cgroup_parents.items()},
-        "NAMESPACES": machine.namespaces, "IDLE_TIMEOUT": settings.idle_timeout,
+        "NAMESPACES": machine.namespaces, "IDLE_TIMEOUT": settings.idle_timeout, "HUB_DIR": str(settings.directory),
     }
     config = state / "jupyterhub_config.py"
     with private_file(config) as out:
@@ -145,7 +145,7 @@ c.JupyterHub.load_roles.append({"name": "course-instructor", "users": [INSTRUCTO
 
 # Servers left idle are stopped (their files stay), so a class's servers do not run all night.
 if IDLE_TIMEOUT:
-    c.JupyterHub.services.append({"name": "idle-culler", "command": [
+    c.JupyterHub.services.append({"name": "idle-culler", "environment": {"FINETUNE_COURSE_HUB": HUB_DIR}, "command": [
         PYTHON, "-m", "jupyterhub_idle_culler", f"--timeout={IDLE_TIMEOUT}",
         f"--cull-every={max(5, min(300, IDLE_TIMEOUT // 2))}"]})
     c.JupyterHub.load_roles.append({"name": "idle-culler", "services": ["idle-culler"],

@@ -32,6 +32,7 @@ from classroom import accounts, checks, course, environment, hubconfig, isolatio
 from classroom.settings import COURSE_ID, HubError, Settings, read_full_names
 
 CHP_VERSION = "5"
+MARK = "FINETUNE_COURSE_HUB"  # in the environment of everything a hub starts: its folder
 
 
 def setup(settings: Settings, say=print) -> Path:
@@ -114,7 +115,7 @@ def run_hub(settings: Settings, config: Path, stop_seconds: float = 60) -> int:
     pid_file = state / "hub.pid"
     pid_file.write_text(str(os.getpid()))
     hub = subprocess.Popen([sys.executable, "-m", "jupyterhub", "-f", str(config)], cwd=state,
-                           start_new_session=True)
+                           start_new_session=True, env={**os.environ, MARK: str(settings.directory)})
     asked = []
 
     def stop(signum, frame):
@@ -171,27 +172,46 @@ def running_hub(settings: Settings) -> int | None:
     return None
 
 
+def _marked(directory: Path) -> list[int]:
+    """Processes started by the hub from ``directory`` (JupyterHub, its proxy and services carry :data:`MARK`)."""
+    mark = f"{MARK}={directory}".encode()
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if int(pid) != os.getpid() and mark in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"):
+                found.append(int(pid))
+        except OSError:
+            continue
+    return found
+
+
 def sweep(settings: Settings) -> list[str]:
-    """Kill what a hub from this folder left running (its proxy, by its pid file; any process of its accounts);
-    remove the stale pid files. What was stopped, for the log."""
+    """Kill what a hub from this folder left running (its JupyterHub, proxy and services, marked in their
+    environment; the proxy by its pid file too; any process of its accounts); remove the stale pid files. What
+    was stopped, for the log."""
     swept = []
     proxy_pid = settings.directory / "hub" / "proxy.pid"
     try:
-        pid = int(proxy_pid.read_text())
+        proxy = int(proxy_pid.read_text())
     except (OSError, ValueError):
-        pid = None
-    if pid and _alive(pid) and "configurable-http-proxy" in _command_line(pid):
-        os.kill(pid, signal.SIGKILL)
-        swept.append(f"the proxy (pid {pid})")
+        proxy = None
+    if proxy and _alive(proxy) and "configurable-http-proxy" in _command_line(proxy):
+        os.kill(proxy, signal.SIGKILL)
+        swept.append(f"the proxy (pid {proxy})")
     proxy_pid.unlink(missing_ok=True)
+    for pid in _marked(settings.directory):
+        what = _command_line(pid)
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            continue
+        swept.append(f"pid {pid} ({' '.join(what.split()[:3])[:80] or 'gone'})")
     (settings.directory / "hub" / "jupyterhub.pid").unlink(missing_ok=True)  # not running: running_hub() said so
     for person in accounts.hub_accounts(settings):
         if subprocess.run(["pgrep", "-u", person.pw_name], capture_output=True).returncode == 0:
             accounts.kill_processes(person.pw_name)
             swept.append(f"{person.pw_name}'s processes")
     return swept
-
-
 
 
 def remove(settings: Settings, purge: bool = False, say=print) -> list[str]:
@@ -208,6 +228,9 @@ def remove(settings: Settings, purge: bool = False, say=print) -> list[str]:
     if running:
         raise HubError(f"the hub in {settings.directory} is running (pid {running}): stop it first; nothing was "
                        "changed")
+    swept = sweep(settings)
+    if swept:
+        say(f"stopped what the hub left running: {', '.join(swept)}")
     kept = settings.directory / "kept"
     teacher = next((p for p in people if p.pw_name == _instructor_name(settings)), None)
     course = Path(teacher.pw_dir) / COURSE_ID if teacher else None
