@@ -68,9 +68,9 @@ def test_planted_paths_and_a_full_ipc_folder_cost_no_innocent_anything(tmp_path,
     for student, nb in [("ada", good), ("bob", good), ("filler", filler)]:
         (course.submitted / student / LESSON).mkdir(parents=True)
         nbformat.write(nb, course.submitted / student / LESSON / NB)
-    victim = tmp_path / "victim"
-    victim.write_text("the instructor's file")
-    os.chmod(victim, 0o600)
+    victim = tmp_path / "victim"  # a folder of the instructor's, where the link leads
+    victim.mkdir(mode=0o700)
+    (victim / "notes").write_text("the instructor's file")
     planted = [predictable_ipc(course.work / f"ada__{LESSON}"), predictable_ipc(course.work / f"bob__{LESSON}")]
     planted[0].write_text("planted: not a folder")
     planted[1].symlink_to(victim)
@@ -83,8 +83,8 @@ def test_planted_paths_and_a_full_ipc_folder_cost_no_innocent_anything(tmp_path,
         assert {k: v["score"] for k, v in reports[innocent].cells.items()} == FULL, reports[innocent].reasons
         assert reports[innocent].status == "ok"
     info = victim.stat()
-    assert (info.st_uid, info.st_gid, info.st_mode & 0o777) == (0, 0, 0o600), "the grader chown-ed through a link"
-    assert victim.read_text() == "the instructor's file"
+    assert (info.st_uid, info.st_gid, info.st_mode & 0o777) == (0, 0, 0o700), "the grader chown-ed through a link"
+    assert [p.name for p in victim.iterdir()] == ["notes"]
     outputs = nbformat.read(course.autograded / "filler" / LESSON / NB, as_version=4).cells[1].outputs
     written = int(next(o.text for o in outputs if "WRITTEN" in o.get("text", "")).split()[1])
     assert written <= sandbox.IPC_MIB * 2**20, f"the kernel wrote {written / 2**20:.0f} MiB into the host's disk"
