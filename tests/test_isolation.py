@@ -173,3 +173,17 @@ def test_an_exchange_submission_that_breaks_collect_leaves_the_others(course, re
     assert got.imported == [f"{me}/{LESSON}/{NB}"]
     assert (course.submitted / me / LESSON / NB).read_bytes() == good
     assert any("could not be collected (OSError: a folder that could not be read)" in line for line in got.skipped)
+
+
+def test_a_file_that_cannot_be_written_is_skipped_and_the_students_after_it_collected(course, released, tmp_path):
+    good = released[1]
+    source = tmp_path / "export.zip"
+    with zipfile.ZipFile(source, "w") as z:
+        z.writestr(f"ann/{LESSON}/{NB}", good)
+        z.writestr(f"bob/{LESSON}/{'n' * 300}.ipynb", good)  # a name longer than the file system takes
+        z.writestr(f"zed/{LESSON}/{NB}", good)
+    got = workflow.collect(course, source)
+    assert got.imported == [f"ann/{LESSON}/{NB}", f"zed/{LESSON}/{NB}"]
+    assert (course.submitted / "zed" / LESSON / NB).read_bytes() == good
+    [skipped] = got.skipped
+    assert skipped.startswith(f"bob/{LESSON}/nnn") and "File name too long" in skipped

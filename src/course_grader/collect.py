@@ -501,27 +501,11 @@ def _place(course: Course, found: list[_Found], collected: Collected) -> None:
         keep = course.grader / "submitted_previous" / stamp / student / lesson
         changed = False
         for item in items:
-            target, label = folder / item.filename, f"{student}/{lesson}/{item.filename}"
-            linked = _linked_folder(course.submitted, target.parent)
-            if linked:
-                collected.skipped.append(f"{item.name}: {linked}")
-                continue
-            data = item.path.read_bytes()
-            mode = target.lstat().st_mode if os.path.lexists(target) else None
-            if mode is not None and stat.S_ISDIR(mode):
-                collected.skipped.append(f"{item.name}: {target} is a folder: remove it and collect again")
-                continue
-            if mode is not None and stat.S_ISREG(mode) and target.read_bytes() == data:
-                collected.unchanged.append(label)
-                continue
-            if mode is not None:
-                _set_aside(target, keep / item.filename)
-                collected.replaced.append(label)
-            else:
-                collected.imported.append(label)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            _write(target, data)
-            changed = True
+            try:
+                changed |= _place_file(course.submitted, item, folder, keep, collected)
+            except Exception as error:  # this file's problem (a name too long to write, say), not the class's
+                collected.skipped.append(f"{item.name}: could not be written into {folder} ({described(error)}); "
+                                         "rename it and collect again")
         # One submission time per student and lesson: its latest file's. A replaced submission's
         # time goes aside with it; with no time for the new one, none is left to make it late.
         times = [item.when for item in items if item.when is not None]
@@ -529,6 +513,29 @@ def _place(course: Course, found: list[_Found], collected: Collected) -> None:
             _set_aside(folder / "timestamp.txt", keep / "timestamp.txt")
         if changed and times:
             _write(folder / "timestamp.txt", max(times).strftime("%Y-%m-%d %H:%M:%S.%f UTC").encode())
+
+
+def _place_file(submitted: Path, item: _Found, folder: Path, keep: Path, collected: Collected) -> bool:
+    """Copy one file into its student's folder (what it replaces into ``keep``); whether anything changed."""
+    target, label = folder / item.filename, f"{item.student}/{item.lesson}/{item.filename}"
+    linked = _linked_folder(submitted, target.parent)
+    if linked:
+        collected.skipped.append(f"{item.name}: {linked}")
+        return False
+    data = item.path.read_bytes()
+    mode = target.lstat().st_mode if os.path.lexists(target) else None
+    if mode is not None and stat.S_ISDIR(mode):
+        collected.skipped.append(f"{item.name}: {target} is a folder: remove it and collect again")
+        return False
+    if mode is not None and stat.S_ISREG(mode) and target.read_bytes() == data:
+        collected.unchanged.append(label)
+        return False
+    if mode is not None:
+        _set_aside(target, keep / item.filename)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    _write(target, data)
+    (collected.replaced if mode is not None else collected.imported).append(label)
+    return True
 
 
 def _linked_folder(submitted: Path, folder: Path) -> str | None:
