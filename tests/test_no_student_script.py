@@ -8,8 +8,8 @@ headless Chromium opens
 
 - the feedback page, as a file (as a student opens it, or the instructor from a zip);
 - the formgrader's view of the autograded notebook, served by a Jupyter server with nbgrader's
-  formgrader and the course's configuration (``course_grader.render.configure_formgrader``), as the
-  instructor opens it in their own session;
+  formgrader whose nbgrader config calls ``course_grader.render.configure_formgrader(c)`` (as the
+  instructor's server on the classroom hub must), as the instructor opens it in their own session;
 
 and no mark is set, while the formgrader's own scripts still run. As a control, the same
 submission rendered by nbgrader's stock templates marks the page: the payloads are live.
@@ -67,8 +67,7 @@ CELL = f'''Notes <img src="x" onerror="{mark('cell-img')}">
 def graded(tmp_path_factory, bwrap):
     """The fixture course with the hostile submission graded; (course, its submission notebook's id)."""
     root = tmp_path_factory.mktemp("no_script") / "course"
-    course = fx.write_course(root, LESSON, fx.source_notebook(), "fixture-course",
-                             "from course_grader.render import configure_formgrader\nconfigure_formgrader(c)\n")
+    course = fx.make_course(root)
     workflow.release(course)
     nb = fx.completed(nbformat.read(course.release / LESSON / NB, as_version=4))
     nb.cells[1:1] = [new_markdown_cell(CELL), new_code_cell(OUTPUTS)]
@@ -130,6 +129,8 @@ def test_no_script_runs_in_the_feedback_page(graded, browser, monkeypatch):
     workflow.feedback(course)
     html = page.read_text()
     assert html.index('http-equiv="Content-Security-Policy"') < html.index("<script")
+    nonce = re.search(r"'nonce-([\w-]{16,})'", html).group(1)  # a policy made for this page, not the fallback
+    assert all(f'nonce="{nonce}"' in tag for tag in re.findall(r"<script[^>]*>", html))
     got, text = marks(browser, page.as_uri(), "document.body.innerText")
     assert got == [], f"the student's scripts ran in the feedback page: {got}"
     assert "Notes" in text and "Passed: 2 / 2 points." in text  # the page still shows the work and the results
@@ -141,6 +142,10 @@ def formgrader(graded, tmp_path_factory):
     course, _ = graded
     runtime = tmp_path_factory.mktemp("formgrader")
     port, token = _free_port(), "course-formgrader-test"
+    # The instructor's server loads the nbgrader config in its Jupyter config folder (as the classroom hub's does).
+    (runtime / "config").mkdir()
+    (runtime / "config" / "nbgrader_config.py").write_text(
+        "from course_grader.render import configure_formgrader\nconfigure_formgrader(c)  # noqa: F821\n")
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "JUPYTER_RUNTIME_DIR": str(runtime),
            "JUPYTER_CONFIG_DIR": str(runtime / "config")}
     command = [str(BIN / "jupyter"), "server", "--no-browser", f"--port={port}", "--ServerApp.ip=127.0.0.1",

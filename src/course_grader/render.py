@@ -31,6 +31,7 @@ import secrets
 from pathlib import Path
 
 from nbconvert.preprocessors import Preprocessor
+from traitlets import Bool
 
 TEMPLATES = Path(__file__).parent / "templates"
 FEEDBACK_TEMPLATE = "course_feedback"
@@ -49,7 +50,10 @@ def policy(nonce: str) -> str:
 
 
 class ScriptPolicy(Preprocessor):
-    """Gives each rendering a fresh script nonce and its policy (``resources``), for the course's templates."""
+    """Gives each rendering a fresh script nonce and its policy (``resources``), for the course's templates.
+    Without it the templates fall back to a policy that runs no script at all."""
+
+    enabled = Bool(True, help="nbconvert skips a preprocessor that is not enabled").tag(config=True)
 
     def preprocess(self, nb, resources):
         nonce = secrets.token_urlsafe(18)
