@@ -40,9 +40,10 @@ def run_job(course: CourseData, job: Job) -> JobResult:
     try:
         bwrap = sandbox.check_sandbox() if job.use_sandbox else None
         uid = sandbox.kernel_uid(bwrap)
-        ipc = sandbox.make_ipc_folder(bwrap, uid)  # here, not in the worker: removed even when the worker is killed
-        _write(course, job, folder, bwrap, ipc, uid)
-        result = _run_worker(job, folder)
+        ipc = sandbox.make_ipc_folder()  # here, not in the worker: removed even when the worker is killed
+        prefix = sandbox.worker_prefix(bwrap)
+        _write(course, job, folder, bwrap, ipc, uid, private_mounts=bool(prefix))
+        result = _run_worker(job, folder, prefix)
         result.autograded = _read_autograded(folder / "autograded" / job.student / job.lesson, course.ignore)
     finally:
         if ipc is not None:
@@ -53,7 +54,8 @@ def run_job(course: CourseData, job: Job) -> JobResult:
     return result
 
 
-def _write(course: CourseData, job: Job, folder: Path, bwrap: str | None, ipc: Path, uid: int | None) -> None:
+def _write(course: CourseData, job: Job, folder: Path, bwrap: str | None, ipc: Path, uid: int | None,
+           private_mounts: bool) -> None:
     (folder / "grader").mkdir()
     (folder / "grader" / "nbgrader_config.py").write_text(course.config)
     (folder / "gradebook.db").write_bytes(course.gradebook)
@@ -68,7 +70,7 @@ def _write(course: CourseData, job: Job, folder: Path, bwrap: str | None, ipc: P
     threads = job.limits.threads or _threads_here()
     (folder / "job.json").write_text(json.dumps({
         "student": job.student, "lesson": job.lesson, "limits": {**asdict(job.limits), "threads": threads},
-        "bwrap": bwrap, "ipc": str(ipc), "uid": uid, "cell_times": job.cell_times, "guard_names": job.guard_names,
+        "bwrap": bwrap, "ipc": str(ipc), "uid": uid, "private_mounts": private_mounts, "cell_times": job.cell_times, "guard_names": job.guard_names,
         "hidden": list(job.hidden)}, indent=1))
 
 
@@ -89,10 +91,12 @@ def _threads_here() -> int:
     return max(1, cores // max(1, slots))
 
 
-def _run_worker(job: Job, folder: Path) -> JobResult:
-    """The worker in its own process group, killed whole if it runs past the job's limit."""
+def _run_worker(job: Job, folder: Path, prefix: list[str]) -> JobResult:
+    """The worker in its own process group (``prefix``: and mount namespace), killed whole if it runs past the
+    job's limit."""
     with open(folder / "worker.log", "w") as log:
-        process = subprocess.Popen([sys.executable, "-m", "course_grader.worker", str(folder)], env=_job_environ(),
+        process = subprocess.Popen([*prefix, sys.executable, "-m", "course_grader.worker", str(folder)],
+                                   env=_job_environ(),
                                    stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                    start_new_session=True)
         RUNNING.add(process)

@@ -107,36 +107,50 @@ def kernel_uid(bwrap: str | None) -> int | None:
     return sandbox_uid() if bwrap and grading_as_root() else None
 
 
-def make_ipc_folder(bwrap: str | None, uid: int | None) -> Path:
+def make_ipc_folder() -> Path:
     """The one folder of the host a job's kernel may write to: its IPC sockets and its verdicts file.
 
-    Private and bounded: made by ``mkdtemp`` (a name no one can predict, mode 0700, in the sticky
-    ``/tmp`` where no one else can swap it), and, grading as root, a tmpfs of :data:`IPC_MIB` and
-    :data:`IPC_FILES` is mounted on it, owned by the kernel's user through the mount's options
-    (nothing is ``chown``-ed through a path). A grader that is not root cannot mount: there the
-    :class:`Watchdog` counts what the folder holds against the same bound. Remove it with
+    Private: made by ``mkdtemp`` (a name no one can predict, mode 0700, in the sticky ``/tmp`` where no
+    one else can swap it). Bounded by :func:`prepare_ipc_folder`, in the job's worker. Remove it with
     :func:`remove_ipc_folder`.
     """
     import tempfile
 
-    folder = Path(tempfile.mkdtemp(prefix="grading-ipc-", dir="/tmp"))  # short: a socket's path has 108 bytes
-    if bwrap and os.geteuid() == 0:
+    return Path(tempfile.mkdtemp(prefix="grading-ipc-", dir="/tmp"))  # short: a socket's path has 108 bytes
+
+
+def worker_prefix(bwrap: str | None) -> list[str]:
+    """What a job's worker runs under: grading as root in the sandbox, a mount namespace of its own, so that the
+    tmpfs :func:`prepare_ipc_folder` mounts there is gone with the worker however it ends (killed included)."""
+    unshare = shutil.which("unshare")
+    return [unshare, "--mount", "--propagation", "private", "--"] if bwrap and os.geteuid() == 0 and unshare else []
+
+
+def prepare_ipc_folder(folder: Path, uid: int | None, private_mounts: bool) -> None:
+    """Bound the job's IPC folder and give its kernel's user its verdicts file (in the job's worker).
+
+    With a mount namespace of the worker's own (``private_mounts``, grading as root), a tmpfs of
+    :data:`IPC_MIB` and :data:`IPC_FILES` is mounted on the folder, owned by the kernel's user through
+    the mount's options (nothing is ``chown``-ed through a path). Otherwise (a grader that is not root
+    cannot mount) the :class:`Watchdog` counts what the folder holds against the same bound.
+    """
+    mounted = False
+    if private_mounts:
         owner = uid if uid is not None else 0
         options = f"size={IPC_MIB}m,nr_inodes={IPC_FILES},mode=0700,uid={owner},gid={owner},nosuid,nodev,noexec"
         mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "grading-ipc", str(folder)],
                                  capture_output=True).returncode == 0
-        if not mounted and uid is not None:  # the watchdog counts it; the kernel's user must create its sockets
-            fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
-            try:
-                os.fchown(fd, uid, uid)
-            finally:
-                os.close(fd)
+    if not mounted and uid is not None:  # the kernel's user must create its sockets there
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+        try:
+            os.fchown(fd, uid, uid)
+        finally:
+            os.close(fd)
     reset_verdicts(verdicts_file(folder), uid)
-    return folder
 
 
 def remove_ipc_folder(folder: Path) -> None:
-    if os.path.ismount(folder):
+    if os.path.ismount(folder):  # mounted outside a worker's namespace of its own: not by this grader
         subprocess.run(["umount", "--lazy", str(folder)], capture_output=True)
     shutil.rmtree(folder, ignore_errors=True)
 

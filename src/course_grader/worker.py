@@ -49,6 +49,7 @@ def run(job_dir: Path) -> dict:
     files = {p.relative_to(source).as_posix(): p for p in sorted(source.rglob("*"))
              if p.is_file() and not p.is_symlink() and p.suffix != ".ipynb"}
     ipc, uid = Path(job["ipc"]), job["uid"]
+    sandbox.prepare_ipc_folder(ipc, uid, job["private_mounts"])
     data_dir = sandbox.write_kernel_spec(job_dir, ipc, writable, hidden, limits, job["bwrap"], files, uid)
     os.environ.update(sandbox.grading_environ(data_dir))
     os.environ.pop("MPLBACKEND", None)
