@@ -114,6 +114,10 @@ def jupyter_config(settings: Settings) -> dict[str, Path]:
         if instructor:
             lines.append(f"load_subconfig({str(settings.instructor_course / 'grader' / 'nbgrader_config.py')!r})  "
                          "# noqa: F821\n")
+            # The formgrader's view of a submission: sanitised, with a Content-Security-Policy (not in the course's
+            # own config, which stock generate_feedback would read too).
+            lines.append("from course_grader.render import configure_formgrader  # noqa: E402\n")
+            lines.append("configure_formgrader(c)\n")
         lines += [_config_line("CourseDirectory.course_id", COURSE_ID), _config_line("Exchange.root", str(exchange)),
                   _config_line("KernelManager.transport", "ipc")]
         if not instructor:  # nbgrader's submit leaves out larger files (the collect step bounds the rest)

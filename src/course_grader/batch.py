@@ -19,8 +19,8 @@ from contextlib import closing
 from dataclasses import replace
 
 from course_grader import cluster, sandbox
-from course_grader.checks import check_gradebook, inspect
-from course_grader.course import Course, GradingError, check_student_id
+from course_grader.checks import Submission, check_gradebook, inspect
+from course_grader.course import Course, GradingError, check_student_id, described
 from course_grader.jobs import (JobResult, build_job, course_data, expected_seconds, guard_names, load_cell_times,
                                 student_free_gradebook)
 from course_grader.merge import Report, merge
@@ -67,22 +67,28 @@ def autograde(course: Course, students: list[str] | None = None, lessons: list[s
 
 def _grade_all(course, client, students, lessons, use_sandbox, limits, progress, merge_results, local):
     released: dict = {}
-    submissions = [inspect(course, s, lesson, released) for s in students for lesson in lessons
+    submissions = [_inspect(course, s, lesson, released) for s in students for lesson in lessons
                    if (course.submitted / s / lesson).is_dir() or (course.submitted / s / lesson).is_symlink()]
     cell_times = load_cell_times(course)
     names = {lesson: guard_names(course, lesson) for lesson in lessons}
     # On this machine a job runs in grader/work/ (kept there when it fails); on a cluster, in a temporary folder.
-    jobs = [build_job(course, s, limits, use_sandbox, cell_times, names[s.lesson],
-                      folder=course.work / f"{s.student}__{s.lesson}" if local else None)
-            for s in submissions if s.gradable]
+    jobs, unbuilt = [], []
+    for s in submissions:
+        if not s.gradable:
+            continue
+        try:
+            jobs.append(build_job(course, s, limits, use_sandbox, cell_times, names[s.lesson],
+                                  folder=course.work / f"{s.student}__{s.lesson}" if local else None))
+        except Exception as error:  # this submission's problem, not the batch's: it fails with the reason
+            unbuilt.append((s, JobResult(s.student, s.lesson, False, error="its job could not be built "
+                                         f"({described(error)})")))
     jobs.sort(key=expected_seconds, reverse=True)  # the longest first: none left running alone at the end
     by_key = {(s.student, s.lesson): s for s in submissions}
     results: list = []
     if merge_results:
-        for submission in submissions:
-            if not submission.gradable:
-                results.append(merge(course, submission, None))
-                progress(results[-1].line)
+        for submission, result in [(s, None) for s in submissions if not s.gradable] + unbuilt:
+            results.append(_merge(course, submission, result))
+            progress(results[-1].line)
     data = course_data(course, lessons, student_free_gradebook(course, course.work / "template.db"))
     try:
         with closing(cluster.run(client, data, jobs)) as finished:  # closing it cancels what is left
@@ -90,7 +96,7 @@ def _grade_all(course, client, students, lessons, use_sandbox, limits, progress,
                 if not merge_results:
                     results.append(result)
                     continue
-                results.append(merge(course, by_key[job.student, job.lesson], result))
+                results.append(_merge(course, by_key[job.student, job.lesson], result))
                 progress(results[-1].line)
                 if job.folder and results[-1].status != "failed":  # a failed job's folder is kept to look into
                     shutil.rmtree(job.folder, ignore_errors=True)
@@ -98,3 +104,26 @@ def _grade_all(course, client, students, lessons, use_sandbox, limits, progress,
         progress("interrupted: what was merged stays in the gradebook; run autograde again for the rest")
         raise
     return sorted(results, key=lambda r: (r.student, r.lesson))
+
+
+def _inspect(course: Course, student: str, lesson: str, released: dict) -> Submission:
+    """checks.inspect, with anything it did not foresee made this submission's rejection, never the batch's end."""
+    try:
+        return inspect(course, student, lesson, released)
+    except Exception as error:
+        submission = Submission(student, lesson, course.submitted / student / lesson)
+        submission.rejected = {name: f"{name}: not graded, it could not be checked ({described(error)}); "
+                               "submit the notebook as Jupyter saved it" for name in course.notebooks(lesson)}
+        return submission
+
+
+def _merge(course: Course, submission: Submission, result: JobResult | None) -> Report:
+    """merge, where what a job brought back can't be recorded (an autograded notebook nbformat can't read, say):
+    the submission is recorded as failed with the reason, and the batch goes on."""
+    try:
+        return merge(course, submission, result)
+    except Exception as error:
+        if result is None:  # nothing of the student's was recorded: the gradebook's problem, not the submission's
+            raise
+        return merge(course, submission, JobResult(submission.student, submission.lesson, False,
+                                                   error=f"its result could not be recorded ({described(error)})"))

@@ -137,19 +137,63 @@ def read_submitted(submitted: Path, student: str, lesson: str, name: str) -> byt
         os.close(fd)
 
 
+MAX_DEPTH = 64  # levels of nesting in a notebook's JSON: Jupyter writes about 6; Python's parsers recurse per level
+
+
 def notebook_problem(raw: bytes) -> str | None:
-    """Why these bytes are not a notebook nbgrader can grade (empty, not JSON, not a notebook), or None."""
+    """Why these bytes are not a notebook nbgrader can grade (empty, not JSON, nested too deep, not text,
+    not a notebook), or None."""
     if not raw.strip():
         return "the file is empty"
     try:
-        json.loads(raw)
+        data = json.loads(raw)
+    except RecursionError:
+        return (f"nested too deeply to read (a notebook's JSON nests a few levels, at most {MAX_DEPTH} are read); "
+                "the file was not written by Jupyter: submit the notebook as Jupyter saved it")
     except (ValueError, UnicodeDecodeError) as error:
         return f"not valid JSON ({error}); the file may have been cut short or edited outside Jupyter"
+    if _deeper_than(data, MAX_DEPTH):
+        return (f"nested more than {MAX_DEPTH} levels deep (Jupyter writes about 6); the file was not written by "
+                "Jupyter: submit the notebook as Jupyter saved it")
+    where = _not_text(data)
+    if where:
+        return (f"{where} holds a lone surrogate (a \\ud800-\\udfff escape on its own), which is not text and "
+                "cannot be written back; the file was not written by Jupyter: submit the notebook as Jupyter saved it")
     try:
         nb = nbformat.reads(raw.decode(), as_version=4)
         nbformat.validate(nb)
     except Exception as error:
         return f"not a valid Jupyter notebook ({str(error).splitlines()[0][:200]})"
+    return None
+
+
+def _deeper_than(data, limit: int) -> bool:
+    """Whether ``data`` (parsed JSON) nests more than ``limit`` levels, found without recursion."""
+    todo = [(data, 1)]
+    while todo:
+        item, level = todo.pop()
+        if level > limit:
+            return True
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
+        todo.extend((child, level + 1) for child in children if isinstance(child, (dict, list)))
+    return False
+
+
+def _not_text(data) -> str | None:
+    """Where parsed JSON holds a string that is not Unicode text (a lone surrogate), as a path, or None."""
+    todo = [(data, "the notebook")]
+    while todo:
+        item, where = todo.pop()
+        if isinstance(item, dict):
+            todo.extend((value, f"{where}[{key!a}]") for key, value in item.items())
+            todo.extend((key, f"a key of {where}") for key in item if isinstance(key, str))
+        elif isinstance(item, list):
+            todo.extend((value, f"{where}[{i}]") for i, value in enumerate(item))
+        elif isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return where
     return None
 
 

@@ -54,7 +54,7 @@ from nbgrader.plugins import FileNameCollectorPlugin
 from nbgrader.utils import parse_utc
 
 from course_grader.checks import notebook_problem
-from course_grader.course import Course, GradingError, check_student_id
+from course_grader.course import Course, GradingError, check_student_id, described, printable
 from course_grader.platforms import PLATFORMS, CanvasFileNames
 
 MIB = 1 << 20
@@ -143,34 +143,44 @@ def collect(course: Course, source: str | Path, lesson: str | None = None, lms: 
         for entry in _entries(source, limits):
             if _hidden(entry.name):
                 continue
-            if entry.problem:
-                collected.skipped.append(f"{entry.name}: {entry.problem}")
-                continue
-            if entry.name.rsplit("/", 1)[-1] == "timestamp.txt":
-                if not lms:
-                    stamps[entry.name.rpartition("/")[0]] = reader.read(entry)
-                continue
-            got = where(entry.name, entry.raw)
-            if isinstance(got, str):
-                if entry.name.endswith((".ipynb", ".zip")):
-                    collected.skipped.append(f"{entry.name}: {got}")
-                continue
-            if entry.name.endswith(".zip"):
-                found += _nested(reader, entry, got, lms, plugin.valid_ext if lms else None)
-                continue
-            data = reader.read(entry, notebook=entry.name.endswith(".ipynb"))
-            if data is not None:
-                found.append(_Found(entry.name, data, *got, entry.when))
+            try:
+                found += _take(entry, reader, where, stamps, lms, plugin.valid_ext if lms else None, collected.skipped)
+            except GradingError:  # over the limit of the whole collect: nothing is collected
+                raise
+            except Exception as error:  # one entry's problem, not the class's: skipped with the reason
+                collected.skipped.append(f"{entry.name}: could not be collected ({described(error)})")
         found = _with_stamps(found, stamps, collected.skipped)
         record = _check_distinct(found, course, lms)
         _place(course, found, collected)
         if record:
             (course.grader / NAMES).write_text(json.dumps(record, indent=1, ensure_ascii=False, sort_keys=True))
+    collected.skipped[:] = [printable(line) for line in collected.skipped]
     if not (collected.imported or collected.replaced or collected.unchanged):
         raise GradingError(f"no submissions found in {source}: expected STUDENT/LESSON/*.ipynb"
                            + (f" or a {lms} export" if lms else " (or use --lms canvas|moodle --lesson LESSON)")
                            + (f"; skipped: {collected.skipped[:5]}" if collected.skipped else ""))
     return collected
+
+
+def _take(entry: _Entry, reader: _Reader, where, stamps: dict, lms: str | None, valid_ext: list[str] | None,
+          skipped: list[str]) -> list[_Found]:
+    """What one entry of the source gives: its file (or a student's zip's files), or nothing, with the reason."""
+    if entry.problem:
+        skipped.append(f"{entry.name}: {entry.problem}")
+        return []
+    if entry.name.rsplit("/", 1)[-1] == "timestamp.txt":
+        if not lms:
+            stamps[entry.name.rpartition("/")[0]] = reader.read(entry)
+        return []
+    got = where(entry.name, entry.raw)
+    if isinstance(got, str):
+        if entry.name.endswith((".ipynb", ".zip")):
+            skipped.append(f"{entry.name}: {got}")
+        return []
+    if entry.name.endswith(".zip"):
+        return _nested(reader, entry, got, lms, valid_ext)
+    data = reader.read(entry, notebook=entry.name.endswith(".ipynb"))
+    return [_Found(entry.name, data, *got, entry.when)] if data is not None else []
 
 
 # -- reading the source: a folder or a zip, entry by entry ---------------------------------------
@@ -357,7 +367,13 @@ def _nested(reader: _Reader, entry: _Entry, owner: tuple, lms: str | None,
             elif filename.rsplit("/", 1)[-1] == "timestamp.txt" or (lms and not filename.endswith(tuple(valid_ext))):
                 continue
             else:
-                path = reader.read(item, notebook=filename.endswith(".ipynb"))
+                try:
+                    path = reader.read(item, notebook=filename.endswith(".ipynb"))
+                except GradingError:
+                    raise
+                except Exception as error:
+                    reader.skipped.append(f"{item.name}: could not be collected ({described(error)})")
+                    continue
                 if path is not None:
                     found.append(_Found(item.name, path, student, lesson, filename, identity, folder, entry.when))
     return found
@@ -485,27 +501,11 @@ def _place(course: Course, found: list[_Found], collected: Collected) -> None:
         keep = course.grader / "submitted_previous" / stamp / student / lesson
         changed = False
         for item in items:
-            target, label = folder / item.filename, f"{student}/{lesson}/{item.filename}"
-            linked = _linked_folder(course.submitted, target.parent)
-            if linked:
-                collected.skipped.append(f"{item.name}: {linked}")
-                continue
-            data = item.path.read_bytes()
-            mode = target.lstat().st_mode if os.path.lexists(target) else None
-            if mode is not None and stat.S_ISDIR(mode):
-                collected.skipped.append(f"{item.name}: {target} is a folder: remove it and collect again")
-                continue
-            if mode is not None and stat.S_ISREG(mode) and target.read_bytes() == data:
-                collected.unchanged.append(label)
-                continue
-            if mode is not None:
-                _set_aside(target, keep / item.filename)
-                collected.replaced.append(label)
-            else:
-                collected.imported.append(label)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            _write(target, data)
-            changed = True
+            try:
+                changed |= _place_file(course.submitted, item, folder, keep, collected)
+            except Exception as error:  # this file's problem (a name too long to write, say), not the class's
+                collected.skipped.append(f"{item.name}: could not be written into {folder} ({described(error)}); "
+                                         "rename it and collect again")
         # One submission time per student and lesson: its latest file's. A replaced submission's
         # time goes aside with it; with no time for the new one, none is left to make it late.
         times = [item.when for item in items if item.when is not None]
@@ -513,6 +513,29 @@ def _place(course: Course, found: list[_Found], collected: Collected) -> None:
             _set_aside(folder / "timestamp.txt", keep / "timestamp.txt")
         if changed and times:
             _write(folder / "timestamp.txt", max(times).strftime("%Y-%m-%d %H:%M:%S.%f UTC").encode())
+
+
+def _place_file(submitted: Path, item: _Found, folder: Path, keep: Path, collected: Collected) -> bool:
+    """Copy one file into its student's folder (what it replaces into ``keep``); whether anything changed."""
+    target, label = folder / item.filename, f"{item.student}/{item.lesson}/{item.filename}"
+    linked = _linked_folder(submitted, target.parent)
+    if linked:
+        collected.skipped.append(f"{item.name}: {linked}")
+        return False
+    data = item.path.read_bytes()
+    mode = target.lstat().st_mode if os.path.lexists(target) else None
+    if mode is not None and stat.S_ISDIR(mode):
+        collected.skipped.append(f"{item.name}: {target} is a folder: remove it and collect again")
+        return False
+    if mode is not None and stat.S_ISREG(mode) and target.read_bytes() == data:
+        collected.unchanged.append(label)
+        return False
+    if mode is not None:
+        _set_aside(target, keep / item.filename)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    _write(target, data)
+    (collected.replaced if mode is not None else collected.imported).append(label)
+    return True
 
 
 def _linked_folder(submitted: Path, folder: Path) -> str | None:

@@ -130,3 +130,14 @@ def check_student_id(student: str) -> str:
                            "(in composed form, NFC), digits and ._@+- (at most 64 characters, starting with a "
                            "letter or digit)")
     return student
+
+
+def printable(text: str) -> str:
+    """``text`` as UTF-8 can carry it: a name that is not Unicode text (a lone surrogate) is escaped, not fatal."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def described(error: BaseException) -> str:
+    """An exception in one line of printable text (its message may hold what a submission put there)."""
+    text = printable(" ".join(str(error).split())[:300])
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__

@@ -46,7 +46,7 @@ from nbgrader.exchange.default.collect import ExchangeCollect
 from nbgrader.exchange.default.release_assignment import ExchangeReleaseAssignment
 
 from course_grader.collect import Collected, CollectLimits, _folder_entries, _Refused, collect
-from course_grader.course import Course, GradingError, load_course
+from course_grader.course import Course, GradingError, described, load_course
 
 # Submit writes its files and names the folder in the same second; a later change moves ctime on.
 CHANGED_AFTER = dt.timedelta(minutes=2)
@@ -74,8 +74,6 @@ class Submission:
 
 def inbound_submissions(inbound: Path, lesson: str, skipped: list[str]) -> dict[str, list[Submission]]:
     """Each student's submissions of ``lesson`` in ``inbound``, latest first; what is refused goes to ``skipped``."""
-    from nbgrader.utils import parse_utc
-
     found: dict[str, list[Submission]] = {}
     try:
         names = sorted(os.listdir(inbound))
@@ -83,41 +81,52 @@ def inbound_submissions(inbound: Path, lesson: str, skipped: list[str]) -> dict[
         raise GradingError(f"cannot list the exchange's inbound folder {inbound} ({error.strerror}): collect as the "
                            "instructor who released the lesson (the folder's owner)") from None
     for name in names:
-        parts = name.rsplit("+", 3)
-        if len(parts) < 3 or parts[1] != lesson:
-            continue
-        student, claimed = parts[0], parts[2]
-        path = inbound / name
-        info = path.lstat()
-        if stat.S_ISLNK(info.st_mode):
-            skipped.append(f"inbound/{name}: a symbolic link (to {os.readlink(path)}), not followed: a submission is "
-                           "a folder that Submit writes")
-            continue
-        if not stat.S_ISDIR(info.st_mode):
-            skipped.append(f"inbound/{name}: not a folder")
-            continue
         try:
-            owner = pwd.getpwuid(info.st_uid).pw_name
-        except KeyError:
-            owner = f"user id {info.st_uid}"
-        if owner != student:
-            skipped.append(f"inbound/{name}: claims to be {student}'s but belongs to {owner}; not collected "
-                           "(a submission counts only for the account that handed it in)")
-            continue
-        try:
-            stated = parse_utc(claimed)
-        except (ValueError, OverflowError):
-            skipped.append(f"inbound/{name}: {claimed!r} is not a time; not collected")
-            continue
-        changed = _last_change(path)
-        when, note = stated, None
-        if abs(changed - stated) > CHANGED_AFTER:
-            when = changed
-            note = (f"inbound/{name}: says it was submitted at {stated:%Y-%m-%d %H:%M:%S} UTC but was last changed at "
-                    f"{changed:%Y-%m-%d %H:%M:%S} UTC; the later time counts")
-        found.setdefault(student, []).append(Submission(path, student, lesson, claimed, when, note))
+            _inbound_entry(inbound, name, lesson, found, skipped)
+        except Exception as error:  # one folder's problem, not the class's
+            skipped.append(f"inbound/{name}: could not be collected ({described(error)})")
     return {student: sorted(items, key=lambda s: (s.when, s.folder.name), reverse=True)
             for student, items in found.items()}
+
+
+def _inbound_entry(inbound: Path, name: str, lesson: str, found: dict[str, list[Submission]],
+                   skipped: list[str]) -> None:
+    """One folder of inbound: a submission of ``lesson`` into ``found``, or why it is refused into ``skipped``."""
+    from nbgrader.utils import parse_utc
+
+    parts = name.rsplit("+", 3)
+    if len(parts) < 3 or parts[1] != lesson:
+        return
+    student, claimed = parts[0], parts[2]
+    path = inbound / name
+    info = path.lstat()
+    if stat.S_ISLNK(info.st_mode):
+        skipped.append(f"inbound/{name}: a symbolic link (to {os.readlink(path)}), not followed: a submission is "
+                       "a folder that Submit writes")
+        return
+    if not stat.S_ISDIR(info.st_mode):
+        skipped.append(f"inbound/{name}: not a folder")
+        return
+    try:
+        owner = pwd.getpwuid(info.st_uid).pw_name
+    except KeyError:
+        owner = f"user id {info.st_uid}"
+    if owner != student:
+        skipped.append(f"inbound/{name}: claims to be {student}'s but belongs to {owner}; not collected "
+                       "(a submission counts only for the account that handed it in)")
+        return
+    try:
+        stated = parse_utc(claimed)
+    except (ValueError, OverflowError):
+        skipped.append(f"inbound/{name}: {claimed!r} is not a time; not collected")
+        return
+    changed = _last_change(path)
+    when, note = stated, None
+    if abs(changed - stated) > CHANGED_AFTER:
+        when = changed
+        note = (f"inbound/{name}: says it was submitted at {stated:%Y-%m-%d %H:%M:%S} UTC but was last changed at "
+                f"{changed:%Y-%m-%d %H:%M:%S} UTC; the later time counts")
+    found.setdefault(student, []).append(Submission(path, student, lesson, claimed, when, note))
 
 
 def _last_change(folder: Path) -> dt.datetime:
@@ -148,7 +157,12 @@ def collect_exchange(course: Course, lesson: str, limits: CollectLimits = Collec
             # (only links, say) counts for nothing, and the one before it is taken.
             for k, submission in enumerate(submissions):
                 target = staging / student / lesson
-                problems = _stage(submission, target, limits)
+                try:
+                    problems = _stage(submission, target, limits)
+                except Exception as error:  # this submission's problem, not the class's: the one before it counts
+                    problems = [f"inbound/{submission.folder.name}: could not be collected ({described(error)})"]
+                    shutil.rmtree(target, ignore_errors=True)
+                    target.mkdir(parents=True)
                 skipped.extend(problems)
                 if list(target.glob("*.ipynb")):
                     if submission.note:

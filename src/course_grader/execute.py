@@ -28,6 +28,7 @@ import hashlib
 import json
 import os
 import secrets
+import stat
 from pathlib import Path
 from time import monotonic
 
@@ -35,7 +36,7 @@ from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat.notebooknode import NotebookNode
 from nbgrader import utils
 from nbgrader.preprocessors import Execute
-from traitlets import Dict, Float, Integer, List, Unicode
+from traitlets import Dict, Float, Int, Integer, List, Unicode
 
 from course_grader import sandbox
 from course_grader.sandbox import Limits
@@ -78,6 +79,11 @@ class GuardedExecute(Execute):
         .tag(config=True)
     watch_folders = List(Unicode(), help="The kernel's folders inside the sandbox, whose size the Watchdog checks.") \
         .tag(config=True)
+    watch_host_folders = List(Unicode(), help="Folders of the host the kernel may write to that no tmpfs bounds (an "
+                              "IPC folder where none could be mounted): the Watchdog counts what they hold.") \
+        .tag(config=True)
+    kernel_uid = Int(None, allow_none=True, help="The user id the sandboxed kernel runs as (grading as root): "
+                     "its verdicts file is made anew for each notebook, owned by it.").tag(config=True)
 
     # -- time limits -------------------------------------------------------------------------
     def cell_limit(self, cell) -> float:
@@ -149,21 +155,24 @@ class GuardedExecute(Execute):
             with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
                 json.dump({"preload": watched, "watched": watched, "imported": self._names,
                            "notebook_names": sorted(bound), "tests": specs}, f)
-        if self.verdicts_file:
-            Path(self.verdicts_file).write_text("")
+        if self.verdicts_file:  # in the IPC folder, which a kernel of an earlier notebook could write to
+            sandbox.reset_verdicts(Path(self.verdicts_file), self.kernel_uid)
         return tests
 
     def _start_watchdog(self) -> None:
         process = getattr(getattr(self.km, "provisioner", None), "process", None)
         if self.watch and process is not None:
-            self._watchdog = sandbox.Watchdog(process.pid, Limits(**self.watch),
-                                              [Path(p) for p in self.watch_folders]).start()
+            self._watchdog = sandbox.Watchdog(process.pid, Limits(**self.watch), [Path(p) for p in self.watch_folders],
+                                              host_folders=[Path(p) for p in self.watch_host_folders]).start()
 
     def _verdict(self, tid: str, token: str) -> tuple[bool, dict | None]:
         """(passed, the failure the warden reported) for one test; passed only with the test's secret."""
         failure = None
-        try:
-            lines = Path(self.verdicts_file).read_text(errors="replace").splitlines()
+        try:  # never through a link or from a pipe the kernel put in the verdicts file's place; at most its size
+            fd = os.open(self.verdicts_file, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+            with os.fdopen(fd, "rb") as f:
+                data = f.read(sandbox.IPC_MIB * 2**20) if stat.S_ISREG(os.fstat(f.fileno()).st_mode) else b""
+            lines = data.decode(errors="replace").splitlines()
         except OSError:
             lines = []
         for line in lines[-10000:]:

@@ -36,18 +36,26 @@ def run_job(course: CourseData, job: Job) -> JobResult:
         folder.mkdir(parents=True)
     else:
         folder = Path(tempfile.mkdtemp(prefix=f"grading-{job.student}-{job.lesson}-"))
+    ipc = None
     try:
-        _write(course, job, folder)
-        result = _run_worker(job, folder)
+        bwrap = sandbox.check_sandbox() if job.use_sandbox else None
+        uid = sandbox.kernel_uid(bwrap)
+        ipc = sandbox.make_ipc_folder()  # here, not in the worker: removed even when the worker is killed
+        prefix = sandbox.worker_prefix(bwrap)
+        _write(course, job, folder, bwrap, ipc, uid, private_mounts=bool(prefix))
+        result = _run_worker(job, folder, prefix)
         result.autograded = _read_autograded(folder / "autograded" / job.student / job.lesson, course.ignore)
     finally:
+        if ipc is not None:
+            sandbox.remove_ipc_folder(ipc)
         if not job.folder:
             shutil.rmtree(folder, ignore_errors=True)
     result.seconds, result.worker = time.monotonic() - start, worker
     return result
 
 
-def _write(course: CourseData, job: Job, folder: Path) -> None:
+def _write(course: CourseData, job: Job, folder: Path, bwrap: str | None, ipc: Path, uid: int | None,
+           private_mounts: bool) -> None:
     (folder / "grader").mkdir()
     (folder / "grader" / "nbgrader_config.py").write_text(course.config)
     (folder / "gradebook.db").write_bytes(course.gradebook)
@@ -60,11 +68,10 @@ def _write(course: CourseData, job: Job, folder: Path) -> None:
     for name, data in job.files.items():
         (submitted / name).write_bytes(data)
     threads = job.limits.threads or _threads_here()
-    bwrap = sandbox.check_sandbox() if job.use_sandbox else None
     (folder / "job.json").write_text(json.dumps({
         "student": job.student, "lesson": job.lesson, "limits": {**asdict(job.limits), "threads": threads},
-        "bwrap": bwrap, "cell_times": job.cell_times, "guard_names": job.guard_names, "hidden": list(job.hidden)},
-        indent=1))
+        "bwrap": bwrap, "ipc": str(ipc), "uid": uid, "private_mounts": private_mounts, "cell_times": job.cell_times, "guard_names": job.guard_names,
+        "hidden": list(job.hidden)}, indent=1))
 
 
 def local_cores() -> int:
@@ -84,10 +91,12 @@ def _threads_here() -> int:
     return max(1, cores // max(1, slots))
 
 
-def _run_worker(job: Job, folder: Path) -> JobResult:
-    """The worker in its own process group, killed whole if it runs past the job's limit."""
+def _run_worker(job: Job, folder: Path, prefix: list[str]) -> JobResult:
+    """The worker in its own process group (``prefix``: and mount namespace), killed whole if it runs past the
+    job's limit."""
     with open(folder / "worker.log", "w") as log:
-        process = subprocess.Popen([sys.executable, "-m", "course_grader.worker", str(folder)], env=_job_environ(),
+        process = subprocess.Popen([*prefix, sys.executable, "-m", "course_grader.worker", str(folder)],
+                                   env=_job_environ(),
                                    stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                    start_new_session=True)
         RUNNING.add(process)

@@ -92,15 +92,79 @@ def check_sandbox() -> str:
     return path
 
 
-def ipc_folder(job: Path) -> Path:
-    """Where the kernel's IPC sockets go: the job's kernel folder, unless that path is too long for a Unix
-    socket (108 bytes with its name, for a course in a deep folder): then a short folder under /tmp."""
-    folder = job / "kernel" / "ipc"
-    if len(str(folder)) <= 90:
-        return folder
-    import hashlib
+IPC_MIB = 4       # the kernel's IPC folder: its sockets and its verdicts file, a few KiB
+IPC_FILES = 64    # ... and as many files in it
 
-    return Path("/tmp") / f"grading-ipc-{hashlib.sha1(str(job).encode()).hexdigest()[:16]}"
+
+def grading_as_root() -> bool:
+    """Whether the kernel gets a user id of its own (grading as root), not bubblewrap's user namespace.
+    ``COURSE_GRADER_USERNS=1``: the sandbox a grader that is not root gets, when root (to test it)."""
+    return os.geteuid() == 0 and os.environ.get("COURSE_GRADER_USERNS") != "1"
+
+
+def kernel_uid(bwrap: str | None) -> int | None:
+    """The user id of one job's kernel when grading as root in the sandbox; None otherwise."""
+    return sandbox_uid() if bwrap and grading_as_root() else None
+
+
+def make_ipc_folder() -> Path:
+    """The one folder of the host a job's kernel may write to: its IPC sockets and its verdicts file.
+
+    Private: made by ``mkdtemp`` (a name no one can predict, mode 0700, in the sticky ``/tmp`` where no
+    one else can swap it). Bounded by :func:`prepare_ipc_folder`, in the job's worker. Remove it with
+    :func:`remove_ipc_folder`.
+    """
+    import tempfile
+
+    return Path(tempfile.mkdtemp(prefix="grading-ipc-", dir="/tmp"))  # short: a socket's path has 108 bytes
+
+
+def worker_prefix(bwrap: str | None) -> list[str]:
+    """What a job's worker runs under: grading as root in the sandbox, a mount namespace of its own, so that the
+    tmpfs :func:`prepare_ipc_folder` mounts there is gone with the worker however it ends (killed included)."""
+    unshare = shutil.which("unshare")
+    return [unshare, "--mount", "--propagation", "private", "--"] if bwrap and os.geteuid() == 0 and unshare else []
+
+
+def prepare_ipc_folder(folder: Path, uid: int | None, private_mounts: bool) -> None:
+    """Bound the job's IPC folder and give its kernel's user its verdicts file (in the job's worker).
+
+    With a mount namespace of the worker's own (``private_mounts``, grading as root), a tmpfs of
+    :data:`IPC_MIB` and :data:`IPC_FILES` is mounted on the folder, owned by the kernel's user through
+    the mount's options (nothing is ``chown``-ed through a path). Otherwise (a grader that is not root
+    cannot mount) the :class:`Watchdog` counts what the folder holds against the same bound.
+    """
+    mounted = False
+    if private_mounts:
+        owner = uid if uid is not None else 0
+        options = f"size={IPC_MIB}m,nr_inodes={IPC_FILES},mode=0700,uid={owner},gid={owner},nosuid,nodev,noexec"
+        mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "grading-ipc", str(folder)],
+                                 capture_output=True).returncode == 0
+    if not mounted and uid is not None:  # the kernel's user must create its sockets there
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+        try:
+            os.fchown(fd, uid, uid)
+        finally:
+            os.close(fd)
+    reset_verdicts(verdicts_file(folder), uid)
+
+
+def remove_ipc_folder(folder: Path) -> None:
+    if os.path.ismount(folder):  # mounted outside a worker's namespace of its own: not by this grader
+        subprocess.run(["umount", "--lazy", str(folder)], capture_output=True)
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def reset_verdicts(path: Path, uid: int | None) -> None:
+    """An empty verdicts file for the next kernel, made anew: whatever a kernel left at that name (a link, a pipe)
+    is removed, never opened."""
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    try:
+        if uid is not None:
+            os.fchown(fd, uid, uid)
+    finally:
+        os.close(fd)
 
 
 SECRETS_INSIDE = "/run/grading/secrets.json"
@@ -113,9 +177,9 @@ def secrets_file(job: Path) -> Path:
     return job / "kernel" / "secrets.json"
 
 
-def verdicts_file(job: Path) -> Path:
-    """Where the kernel's warden appends each test's verdict (see :mod:`course_grader.kernel`)."""
-    return job / "kernel" / "verdicts"
+def verdicts_file(ipc: Path) -> Path:
+    """Where the kernel's warden appends each test's verdict (see :mod:`course_grader.kernel`), in its IPC folder."""
+    return ipc / "verdicts"
 
 
 def sandbox_uid() -> int:
@@ -131,12 +195,13 @@ def sandbox_uid() -> int:
             return uid
 
 
-def kernel_argv(job: Path, writable: Path, hidden: list[Path], limits: Limits, bwrap: str | None,
+def kernel_argv(job: Path, ipc: Path, writable: Path, hidden: list[Path], limits: Limits, bwrap: str | None,
                 files: dict[str, Path] | None = None, uid: int | None = None) -> list[str]:
     """argv of the kernel for one job; ``{connection_file}`` is filled in by jupyter_client.
 
-    ``writable`` is the kernel's working folder (a tmpfs in the sandbox), ``files`` the lesson's other
-    files, bound read-only into it; ``uid`` the user id the kernel runs as when grading as root.
+    ``ipc`` is the job's IPC folder (:func:`make_ipc_folder`), ``writable`` the kernel's working folder
+    (a tmpfs in the sandbox), ``files`` the lesson's other files, bound read-only into it; ``uid`` the
+    user id the kernel runs as when grading as root (:func:`kernel_uid`).
     """
     python = [sys.executable, "-m", "course_grader.kernel"]
     env = kernel_env(job, limits)
@@ -145,15 +210,14 @@ def kernel_argv(job: Path, writable: Path, hidden: list[Path], limits: Limits, b
     # The test cells reach the kernel through file descriptor 9, which bwrap copies into the sandbox.
     feed = ["sh", "-c", 'exec 9<"$1" 8<"$2"; shift 2; exec "$@"', "sh", str(secrets_file(job)), "{connection_file}"]
     if bwrap is None:
-        verdicts = str(verdicts_file(job))
+        verdicts = str(verdicts_file(ipc))
         return [*feed, "sh", "-c", 'cp /dev/fd/9 "$1" && exec 9<&- && shift && exec "$@"', "sh",
                 str(job / "kernel" / "secrets.copy"), "env", "-u", "MPLBACKEND", "-u", "JPY_PARENT_PID",
                 *[f"{k}={v}" for k, v in env.items()], *limit, "--", *python, str(job / "kernel" / "secrets.copy"),
                 verdicts, "-f", "{connection_file}"]
     argv = [bwrap, "--die-with-parent", "--new-session", "--unshare-pid", "--unshare-net", "--unshare-ipc",
             "--unshare-uts", "--unshare-cgroup-try", "--hostname", "grading", "--clearenv"]
-    # COURSE_GRADER_USERNS=1: the sandbox a grader that is not root gets, when root (to test it)
-    root = os.geteuid() == 0 and os.environ.get("COURSE_GRADER_USERNS") != "1"
+    root = grading_as_root()
     if not root:  # a user namespace in which the kernel is not root either: no capabilities, even there
         argv += ["--unshare-user", "--disable-userns", "--uid", "65534", "--gid", "65534"]
     for path in ("/usr", "/etc"):
@@ -173,7 +237,7 @@ def kernel_argv(job: Path, writable: Path, hidden: list[Path], limits: Limits, b
     home = job / "kernel" / "home"
     size = limits.disk_mib * 2**20
     argv += ["--perms", "1777", "--size", str(size // 2), "--tmpfs", "/tmp"]
-    targets = [*python_paths, writable, home, Path(CONNECTION_INSIDE), ipc_folder(job)]
+    targets = [*python_paths, writable, home, Path(CONNECTION_INSIDE), ipc]
     for folder in sorted({p for path in targets for p in path.parents if p != Path("/")}
                          - {Path("/usr"), Path("/etc"), Path("/tmp")}):
         if not any(folder == p or folder.is_relative_to(p) for p in python_paths):
@@ -187,7 +251,7 @@ def kernel_argv(job: Path, writable: Path, hidden: list[Path], limits: Limits, b
              "--perms", "1777", "--size", str(size // 4), "--tmpfs", str(home),
              "--perms", "0777", "--tmpfs", "/run/grading", "--perms", "0644", "--file", "9", SECRETS_INSIDE,
              "--perms", "0644", "--file", "8", CONNECTION_INSIDE,
-             "--bind", str(verdicts_file(job)), VERDICTS_INSIDE, "--bind", str(ipc_folder(job)), str(ipc_folder(job))]
+             "--bind", str(verdicts_file(ipc)), VERDICTS_INSIDE, "--bind", str(ipc), str(ipc)]
     matplotlib_cache = job / "kernel" / "matplotlib"
     for font_list in sorted(matplotlib_cache.glob("fontlist-*.json")):
         argv += ["--ro-bind", str(font_list), str(home / "matplotlib" / font_list.name)]
@@ -242,8 +306,8 @@ def kernel_env(job: Path, limits: Limits) -> dict[str, str]:
     return env
 
 
-def write_kernel_spec(job: Path, writable: Path, hidden: list[Path], limits: Limits, bwrap: str | None,
-                      files: dict[str, Path] | None = None) -> Path:
+def write_kernel_spec(job: Path, ipc: Path, writable: Path, hidden: list[Path], limits: Limits, bwrap: str | None,
+                      files: dict[str, Path] | None = None, uid: int | None = None) -> Path:
     """A Jupyter data folder holding the job's kernel spec; put it first on JUPYTER_PATH."""
     data = job / "kernel" / "share"
     spec = data / "kernels" / KERNEL_NAME
@@ -251,14 +315,8 @@ def write_kernel_spec(job: Path, writable: Path, hidden: list[Path], limits: Lim
     (job / "kernel" / "home").mkdir(parents=True, exist_ok=True)
     (job / "kernel" / "matplotlib").mkdir(parents=True, exist_ok=True)
     _seed_matplotlib_cache(job / "kernel" / "matplotlib")
-    ipc_folder(job).mkdir(parents=True, exist_ok=True)
-    verdicts_file(job).touch()
-    uid = sandbox_uid() if bwrap and os.geteuid() == 0 and os.environ.get("COURSE_GRADER_USERNS") != "1" else None
-    if uid is not None:  # the kernel's own user must create its sockets and write its verdicts
-        os.chown(ipc_folder(job), uid, uid)
-        os.chown(verdicts_file(job), uid, uid)
     (spec / "kernel.json").write_text(json.dumps({
-        "argv": kernel_argv(job, writable, hidden, limits, bwrap, files, uid),
+        "argv": kernel_argv(job, ipc, writable, hidden, limits, bwrap, files, uid),
         "display_name": "Python 3 (grading sandbox)" if bwrap else "Python 3 (grading, no sandbox)",
         # A signal to the kernel's process group would reach bwrap, which dies of it and takes
         # the kernel with it; an interrupt_request message makes ipykernel signal only itself.
@@ -279,9 +337,9 @@ def _seed_matplotlib_cache(target: Path) -> None:
         pass
 
 
-def kernel_manager_config(job: Path) -> dict[str, object]:
-    """jupyter_client settings: IPC sockets (see ipc_folder) and connection file in the job's kernel folder."""
-    return {"KernelManager.transport": "ipc", "KernelManager.ip": str(ipc_folder(job) / "k"),
+def kernel_manager_config(job: Path, ipc: Path) -> dict[str, object]:
+    """jupyter_client settings: IPC sockets in the job's IPC folder, connection file in its kernel folder."""
+    return {"KernelManager.transport": "ipc", "KernelManager.ip": str(ipc / "k"),
             "KernelManager.connection_file": str(job / "kernel" / "connection.json")}
 
 
@@ -297,14 +355,18 @@ class Watchdog:
     A thread of the grader polls the kernel's process tree (``/proc``, from outside the sandbox)
     every ``interval`` seconds and kills all of it, bubblewrap's init first, when the tree holds more
     resident memory than ``memory_mib``, more processes and threads than ``processes``, has used more
-    CPU time than ``cpu_seconds`` in all, or when the kernel's folders hold more than ``disk_mib``
-    (their tmpfs sizes enforce that too). ``violation`` then says what happened, for the report.
+    CPU time than ``cpu_seconds`` in all, when the kernel's folders hold more than ``disk_mib``
+    (their tmpfs sizes enforce that too), or when ``host_folders`` (an IPC folder on the host's disk,
+    where no tmpfs could be mounted on it) hold more than :data:`IPC_MIB` or :data:`IPC_FILES` files.
+    ``violation`` then says what happened, for the report.
     """
 
-    def __init__(self, pid: int, limits: Limits, folders: list[Path], interval: float = 0.25):
+    def __init__(self, pid: int, limits: Limits, folders: list[Path], interval: float = 0.25,
+                 host_folders: list[Path] = ()):
         import threading
 
         self.pid, self.limits, self.folders, self.interval = pid, limits, folders, interval
+        self.host_folders = list(host_folders)
         self.violation: str | None = None
         self.peak_mib = 0.0
         self._stop = threading.Event()
@@ -366,6 +428,26 @@ class Watchdog:
                 continue
         return 0.0
 
+    def host_usage(self) -> tuple[float, int]:
+        """(MiB, files) in ``host_folders``, links not followed."""
+        blocks = files = 0
+        todo = list(self.host_folders)
+        while todo and files <= IPC_FILES:
+            try:
+                entries = list(os.scandir(todo.pop()))
+            except OSError:
+                continue
+            for entry in entries:
+                files += 1
+                try:
+                    info = entry.stat(follow_symlinks=False)
+                except OSError:
+                    continue
+                blocks += info.st_blocks
+                if entry.is_dir(follow_symlinks=False):
+                    todo.append(entry.path)
+        return blocks * 512 / 2**20, files
+
     def _run(self) -> None:
         limits = self.limits
         while not self._stop.wait(self.interval):
@@ -382,8 +464,11 @@ class Watchdog:
                 why = f"used {cpu:,.0f} s of CPU time (limit {limits.cpu_seconds:,} s)"
             else:
                 disk = self.disk_mib(pids) if self.folders else 0.0
+                ipc, files = self.host_usage() if self.host_folders else (0.0, 0)
                 why = f"wrote {disk:,.0f} MiB into its folders (limit {limits.disk_mib:,} MiB)" \
-                    if disk > limits.disk_mib * 1.75 else None
+                    if disk > limits.disk_mib * 1.75 else \
+                    f"wrote {ipc:,.1f} MiB in {files:,} files into its IPC folder (limit {IPC_MIB} MiB, " \
+                    f"{IPC_FILES} files)" if ipc > IPC_MIB or files > IPC_FILES else None
             if why:
                 self.violation = f"the submission {why}, so it was stopped"
                 self.kill(pids)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sys
 import traceback
 from pathlib import Path
@@ -49,7 +48,9 @@ def run(job_dir: Path) -> dict:
     source = job_dir / "source" / lesson
     files = {p.relative_to(source).as_posix(): p for p in sorted(source.rglob("*"))
              if p.is_file() and not p.is_symlink() and p.suffix != ".ipynb"}
-    data_dir = sandbox.write_kernel_spec(job_dir, writable, hidden, limits, job["bwrap"], files)
+    ipc, uid = Path(job["ipc"]), job["uid"]
+    sandbox.prepare_ipc_folder(ipc, uid, job["private_mounts"])
+    data_dir = sandbox.write_kernel_spec(job_dir, ipc, writable, hidden, limits, job["bwrap"], files, uid)
     os.environ.update(sandbox.grading_environ(data_dir))
     os.environ.pop("MPLBACKEND", None)
     report_file = job_dir / "execute.jsonl"
@@ -77,10 +78,12 @@ def run(job_dir: Path) -> dict:
         "GuardedExecute.shutdown_kernel": "immediate",
         "GuardedExecute.extra_arguments": ["--HistoryManager.hist_file=:memory:"],
         "GuardedExecute.secrets_file": str(sandbox.secrets_file(job_dir)),
-        "GuardedExecute.verdicts_file": str(sandbox.verdicts_file(job_dir)),
+        "GuardedExecute.verdicts_file": str(sandbox.verdicts_file(ipc)),
+        "GuardedExecute.kernel_uid": uid,
         "GuardedExecute.watch": {**job["limits"]} if job["bwrap"] else {},
         "GuardedExecute.watch_folders": [str(writable), "/tmp", str(job_dir / "kernel" / "home")],
-        **sandbox.kernel_manager_config(job_dir),
+        "GuardedExecute.watch_host_folders": [] if os.path.ismount(ipc) else [str(ipc)],
+        **sandbox.kernel_manager_config(job_dir, ipc),
     }
     config = load_config(job_dir / "grader" / "nbgrader_config.py", **overrides)
     from nbgrader.converters import Autograde
@@ -90,11 +93,7 @@ def run(job_dir: Path) -> dict:
     coursedir = CourseDirectory(config=config)
     app = Autograde(coursedir=coursedir, config=config)
     app.force = True
-    try:
-        outcome = capture_log(app)
-    finally:
-        if not sandbox.ipc_folder(job_dir).is_relative_to(job_dir):
-            shutil.rmtree(sandbox.ipc_folder(job_dir), ignore_errors=True)
+    outcome = capture_log(app)
     result = {"student": student, "lesson": lesson, "success": bool(outcome.get("success")),
               "error": outcome.get("error", ""), "log": outcome.get("log", "")[-20000:],
               "execute": [json.loads(line) for line in report_file.read_text().splitlines()]

@@ -7,7 +7,8 @@
   replaced submission is kept aside; links, unsafe or oversized entries and files that are not
   what their names say are skipped with the reason, the rest collected);
 - :func:`feedback`: ``nbgrader generate_feedback`` (HTML per student and lesson, rewritten so that it
-  shows results and explanations but no hidden test, see :mod:`.feedback`);
+  shows results and explanations but no hidden test, see :mod:`.feedback`; sanitised and with a
+  Content-Security-Policy, see :mod:`.render`);
 - :func:`export_csv` (:mod:`.export`): one row per student and lesson (raw score, late penalty,
   score, lateness, status and reasons), or a Canvas or Moodle gradebook import (:mod:`.gradebooks`).
 """
@@ -89,11 +90,15 @@ def feedback(course: Course, lessons: list[str] | None = None, show_explanations
     from nbgrader.preprocessors import GetGrades
 
     from course_grader.feedback import FeedbackExporter, StudentFeedback, course_explanations, course_secret_lines
+    from course_grader.render import ScriptPolicy, feedback_settings
 
     for lesson in lessons or course.lessons():
         if any(course.autograded.glob(f"*/{lesson}")):
-            settings = {"HTMLExporter.template_name": "feedback", "GenerateFeedback.exporter_class": FeedbackExporter,
-                        "GenerateFeedback.preprocessors": [GetGrades, StudentFeedback, CSSHTMLHeaderPreprocessor],
+            # Sanitised, with a Content-Security-Policy: no script of the student's runs where the page is opened;
+            # each test named in the table of contents by what it checks.
+            settings = {**feedback_settings(), "GenerateFeedback.exporter_class": FeedbackExporter,
+                        "GenerateFeedback.preprocessors": [GetGrades, StudentFeedback, CSSHTMLHeaderPreprocessor,
+                                                           ScriptPolicy],
                         "StudentFeedback.explanations": course_explanations(course.source, lesson),
                         "StudentFeedback.show_explanations": show_explanations,
                         "StudentFeedback.secrets": course_secret_lines(course.source, course.release, lesson)}
