@@ -265,6 +265,7 @@ def test_a_folder_planted_in_tmp_is_not_the_clusters_scratch_space(tmp_path):
                 os.chown(folder, 65534, 65534)  # nobody's, as another account's would be
     try:
         before = {folder: sorted(p.name for p in folder.iterdir()) for folder in planted if folder.is_dir()}
+        earlier = set(sys.path)  # the workers are threads of this process: their folders go on its sys.path
         with cluster.local_cluster(2) as local, Client(local) as client:
             folders = [*client.run(lambda dask_worker: dask_worker.local_directory).values(),
                        client.run_on_scheduler(lambda dask_scheduler: dask_scheduler.local_directory)]
@@ -274,10 +275,13 @@ def test_a_folder_planted_in_tmp_is_not_the_clusters_scratch_space(tmp_path):
             info = scratch.stat()
             assert info.st_uid == os.getuid() and info.st_mode & 0o777 == 0o700, scratch
             paths = [*client.run(lambda: list(sys.path)).values(), client.run_on_scheduler(lambda: list(sys.path))]
-            for path in {p for entries in paths for p in entries if "dask-scratch-space" in p}:
+            added = {p for entries in paths for p in entries if "dask-scratch-space" in p} - earlier
+            assert added  # the scheduler's and workers' folders, which Dask puts on sys.path
+            for path in added:
                 assert Path(path).is_relative_to(scratch), path
             assert client.submit(lambda x: x * 2, 21).result() == 42
-        assert not scratch.exists()  # removed with the cluster
+        assert not scratch.exists()  # removed with the cluster, and from sys.path
+        assert not [p for p in sys.path if p.startswith(str(scratch))]
         assert {folder: sorted(p.name for p in folder.iterdir()) for folder in planted if folder.is_dir()} == before
     finally:
         for folder in made:

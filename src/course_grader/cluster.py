@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import sys
 import tempfile
 import uuid
 import weakref
@@ -68,6 +69,9 @@ def _removing_scratch(cluster, scratch: str):
             return close(*args, **kwargs)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
+            # In-process workers put their folders on this process's sys.path: a folder gone is a name someone
+            # else could make again, so its entries go too.
+            sys.path[:] = [p for p in sys.path if not p.startswith(scratch + os.sep)]
 
     cluster.close = close_and_remove
     weakref.finalize(cluster, shutil.rmtree, scratch, True)
