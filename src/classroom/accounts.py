@@ -12,11 +12,13 @@ import csv
 import os
 import pwd
 import secrets
+import shutil
 import stat
 import subprocess
 import time
 from pathlib import Path
 
+from classroom import isolation
 from classroom.settings import HubError, Settings, account, tool
 
 SHARED_TEMPORARY = ("/tmp", "/var/tmp", "/dev/shm")
@@ -135,8 +137,31 @@ def hub_accounts(settings: Settings) -> list:
     return [a for a in pwd.getpwall() if a.pw_gecos == settings.marker]
 
 
-def give_to_root(path: Path) -> None:
-    """``path`` and everything in it root's (links themselves, not what they point to): kept after its owner left."""
+def chown_tree(path: Path, uid: int, gid: int) -> None:
+    """``path`` and everything in it owned by ``uid``:``gid`` (links themselves, not what they point to)."""
     for folder, dirs, files in os.walk(path):
         for name in [folder, *(os.path.join(folder, f) for f in dirs + files)]:
-            os.lchown(name, 0, 0)
+            os.lchown(name, uid, gid)
+
+
+def keep(path: Path, kept: Path, name: str) -> Path:
+    """``path`` moved into the folder ``kept`` (root's, 0700) as ``name`` (the time appended if that is taken) and
+    made root's: what stays of an account after it is gone."""
+    kept.mkdir(mode=0o700, exist_ok=True)
+    target = kept / name
+    if target.exists():
+        target = kept / f"{name}-{int(time.time())}"
+    shutil.move(str(path), target)
+    chown_tree(target, 0, 0)
+    return target
+
+
+def retire(people: list, cgroup_parents: dict[str, str], hub_folder: Path, remove_homes: bool) -> None:
+    """Delete these accounts of the hub in ``hub_folder``: their processes, cgroups, account (and home, if
+    ``remove_homes``) and their files in the shared temporary folders (those in the hub's folder stay)."""
+    for person in people:
+        kill_processes(person.pw_name)
+        isolation.remove_cgroups(cgroup_parents, person.pw_name)
+        run("userdel", *(["--remove"] if remove_homes else []), person.pw_name)
+    if people:
+        remove_leftovers({person.pw_uid for person in people}, besides=hub_folder)

@@ -199,13 +199,12 @@ def scratch_classroom(students: list[str], instructor: str, prefix: str, timeout
     import tempfile
 
     def remove_leftovers():
-        # Processes of an earlier run's hub (killed with its test): their environment names a folder of this prefix.
-        mark = f"FINETUNE_COURSE_HUB=/var/tmp/{prefix}hub-".encode()
-        for pid in filter(str.isdigit, os.listdir("/proc")):
+        from classroom.server import marked
+
+        for pid in marked(f"/var/tmp/{prefix}hub-", any_below=True):  # an earlier run's hub, killed with its test
             try:
-                if any(entry.startswith(mark) for entry in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")):
-                    os.kill(int(pid), signal.SIGKILL)
-            except OSError:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
                 continue
         for account in pwd.getpwall():
             if account.pw_name.startswith(prefix) and account.pw_gecos.startswith("finetune-course hub"):

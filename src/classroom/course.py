@@ -18,7 +18,7 @@ import shutil
 import stat
 from pathlib import Path
 
-from classroom.accounts import run_as
+from classroom.accounts import chown_tree, run_as
 from classroom.settings import COURSE_ID, HubError, Settings
 
 # Every kernel a server, nbgrader's Validate or nbconvert starts: ipc, not tcp.
@@ -52,17 +52,11 @@ def instructor_course(settings: Settings, bin_dir: Path) -> Path:
             out.write(_config_line("ExchangeFactory.release_assignment", "course_grader.exchange.SafeReleaseAssignment"))
             out.write(_config_line("Autograde.autograde_preprocessors", ["course_grader.exchange.UseCourseGrader"]))
             out.write(_config_line("GenerateFeedback.preprocessors", ["course_grader.exchange.UseCourseGrader"]))
-        _chown_tree(course, account)
+        chown_tree(course, account.pw_uid, account.pw_gid)
+        course.chmod(0o700)
     if not (course / "lessons").is_dir():  # released below, once: the gradebook is the instructor's from then on
         run_as(settings.instructor, [str(bin_dir / "finetune-course"), "grade", "release"], cwd=course, bin_dir=bin_dir)
     return course
-
-
-def _chown_tree(path: Path, account) -> None:
-    for folder, dirs, files in os.walk(path):
-        for name in [folder, *(os.path.join(folder, f) for f in dirs + files)]:
-            os.lchown(name, account.pw_uid, account.pw_gid)
-    os.chmod(path, 0o700)
 
 
 def exchange(settings: Settings) -> Path:

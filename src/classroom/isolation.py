@@ -166,11 +166,13 @@ def _write(path: Path, value) -> None:
     path.write_text(str(value))
 
 
-def make_cgroups(machine: Machine, user: str, limits: PersonLimits) -> list[str]:
-    """The person's cgroups, created with their limits; the ``cgroup.procs`` files a process writes itself into."""
+def make_cgroups(parents: dict[str, str], user: str, limits: PersonLimits) -> list[str]:
+    """The person's cgroups under ``parents`` (controller, or "unified", -> folder), created with their limits; the
+    ``cgroup.procs`` files a process writes itself into."""
     procs = []
     memory = limits.memory_mib << 20
-    for controller, parent in machine.cgroup_parents.items():
+    for controller, parent in parents.items():
+        parent = Path(parent)
         folder = parent / GROUP_NAME / user
         folder.mkdir(parents=True, exist_ok=True)
         if controller == "unified":
@@ -278,8 +280,7 @@ def spawner_class():
 
         def make_preexec_fn(self, name):
             limits = self.person_limits()
-            machine = Machine(cgroups="set", cgroup_parents={k: Path(v) for k, v in self.cgroup_parents.items()})
-            procs = make_cgroups(machine, name, limits) if self.cgroup_parents else []
+            procs = make_cgroups(self.cgroup_parents, name, limits)
             become = set_user_setuid(name)
             namespaces = self.namespaces
 

@@ -14,8 +14,6 @@ import csv
 import os
 import pwd
 import re
-import shutil
-import time
 from pathlib import Path
 
 from classroom import accounts, course, isolation
@@ -92,19 +90,12 @@ def sync(settings: Settings, reset: set[str] = frozenset(), say=print) -> None:
             api.hub("DELETE", f"/users/{name}/server")
             api.hub("DELETE", f"/users/{name}")
         person = ours[name]
-        accounts.kill_processes(name)
-        isolation.remove_cgroups(parents, name)
-        kept = settings.directory / "kept"
-        kept.mkdir(mode=0o700, exist_ok=True)
-        target = kept / f"{name}-home"
-        if target.exists():
-            target = kept / f"{name}-home-{int(time.time())}"
+        accounts.kill_processes(name)  # before their home moves: nothing of theirs writes there meanwhile
+        where = "gone"
         if os.path.isdir(person.pw_dir):
-            shutil.move(person.pw_dir, target)
-            accounts.give_to_root(target)
-        accounts.run("userdel", name)
-        accounts.remove_leftovers({person.pw_uid}, besides=settings.directory)
-        say(f"removed {name}: their server, hub user and account; their home is in {target}")
+            where = f"in {accounts.keep(Path(person.pw_dir), settings.directory / 'kept', f'{name}-home')}"
+        accounts.retire([person], parents, settings.directory, remove_homes=False)
+        say(f"removed {name}: their server, hub user and account; their home is {where}")
     if new:
         course.record_names(settings, read_full_names(settings.roster))
     if not (new or gone or reset):

@@ -25,7 +25,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from classroom import accounts, checks, course, environment, hubconfig, isolation, roster, service
@@ -66,7 +65,7 @@ def setup(settings: Settings, say=print) -> Path:
     if locked:
         say(f"readable by their owner only now, in {settings.checkout}: {', '.join(locked)}")
     accounts.create_accounts(settings)
-    (settings.directory / "hub").mkdir(exist_ok=True)
+    (settings.directory / "hub").mkdir(mode=0o700, exist_ok=True)  # the hub's state: root's alone
     roster.remember(settings)
     for name in [*settings.students, settings.instructor]:
         limits = settings.limits if name != settings.instructor else hubconfig.INSTRUCTOR_LIMITS
@@ -75,7 +74,6 @@ def setup(settings: Settings, say=print) -> Path:
     instructor_course = course.instructor_course(settings, bin_dir)
     course.record_names(settings, read_full_names(settings.roster))
     folders = course.jupyter_config(settings)
-    (settings.directory / "hub").mkdir(exist_ok=True)
     isolation.save(machine, settings.directory / "hub" / "cgroups.json")
     config = hubconfig.write(settings, bin_dir, folders, proxy, machine)
     say(f"accounts: {len(settings.students)} students and the instructor {settings.instructor}; passwords in "
@@ -172,13 +170,15 @@ def running_hub(settings: Settings) -> int | None:
     return None
 
 
-def _marked(directory: Path) -> list[int]:
-    """Processes started by the hub from ``directory`` (JupyterHub, its proxy and services carry :data:`MARK`)."""
-    mark = f"{MARK}={directory}".encode()
+def marked(folder: str, any_below: bool = False) -> list[int]:
+    """Processes started by the hub from ``folder`` (JupyterHub, its proxy and services carry :data:`MARK`), or,
+    ``any_below``, by any hub whose folder's path starts with ``folder``."""
+    mark = f"{MARK}={folder}".encode()
     found = []
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
-            if int(pid) != os.getpid() and mark in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"):
+            entries = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+            if int(pid) != os.getpid() and any(e == mark or any_below and e.startswith(mark) for e in entries):
                 found.append(int(pid))
         except OSError:
             continue
@@ -199,7 +199,7 @@ def sweep(settings: Settings) -> list[str]:
         os.kill(proxy, signal.SIGKILL)
         swept.append(f"the proxy (pid {proxy})")
     proxy_pid.unlink(missing_ok=True)
-    for pid in _marked(settings.directory):
+    for pid in marked(str(settings.directory)):
         what = _command_line(pid)
         try:
             os.kill(pid, signal.SIGKILL)
@@ -237,25 +237,13 @@ def remove(settings: Settings, purge: bool = False, say=print) -> list[str]:
     say(f"removing {len(people)} accounts with their homes, processes and temporary files: "
         f"{', '.join(p.pw_name for p in people) or 'none'}")
     if course is not None and course.is_dir() and not purge:
-        kept.mkdir(mode=0o700, exist_ok=True)
-        target = kept / f"{teacher.pw_name}-{COURSE_ID}"
-        if target.exists():
-            target = kept / f"{teacher.pw_name}-{COURSE_ID}-{int(time.time())}"
-        shutil.move(str(course), target)
-        accounts.give_to_root(target)
+        target = accounts.keep(course, kept, f"{teacher.pw_name}-{COURSE_ID}")
         say(f"kept the instructor's course (gradebook, submissions, feedback) in {target} (root's; --purge deletes it)")
     elif course is not None and course.is_dir():
         say(f"deleting the instructor's course {course} with its gradebook (--purge)")
-    parents = isolation.load(settings.directory / "hub" / "cgroups.json")
-    removed, uids = [], set()
-    for person in people:
-        accounts.kill_processes(person.pw_name)
-        isolation.remove_cgroups(parents, person.pw_name)
-        uids.add(person.pw_uid)
-        accounts.run("userdel", "--remove", person.pw_name)
-        removed.append(person.pw_name)
-    if uids:
-        accounts.remove_leftovers(uids, besides=settings.directory)
+    accounts.retire(people, isolation.load(settings.directory / "hub" / "cgroups.json"), settings.directory,
+                    remove_homes=True)
+    removed = [person.pw_name for person in people]
     environment.remove_from_path(settings)
     service.uninstall(settings, say=say)
     if settings.directory.is_dir():
