@@ -7,6 +7,21 @@ from pathlib import Path
 RESULTS = Path(__file__).parent / "results"
 
 
+def cpu_seconds(uid: int) -> float:
+    """CPU seconds of every process of user ``uid`` now, their reaped children's included."""
+    import psutil
+
+    total = 0.0
+    for process in psutil.process_iter(["uids", "cpu_times"]):
+        try:
+            if process.info["uids"].real == uid:
+                times = process.info["cpu_times"]
+                total += times.user + times.system + times.children_user + times.children_system
+        except (psutil.Error, AttributeError):
+            continue
+    return total
+
+
 def report(name: str, figures: dict, command: str) -> None:
     figures = {"command": command,
                "measured": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"), **figures}

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import nbformat
 import psutil
-from _common import report
+from _common import cpu_seconds, report
 
 from classroom.accounts import run_as
 from classroom.environment import env_bin
@@ -65,18 +65,6 @@ class Sampler(threading.Thread):
             for user, value in self.current().items():
                 self.peak[user] = max(self.peak[user], value)
             time.sleep(self.interval)
-
-
-def cpu_seconds(uid: int) -> float:
-    total = 0.0
-    for process in psutil.process_iter(["uids", "cpu_times"]):
-        try:
-            if process.info["uids"].real == uid:
-                times = process.info["cpu_times"]
-                total += times.user + times.system + times.children_user + times.children_system
-        except (psutil.Error, AttributeError):
-            continue
-    return total
 
 
 def student_run(api, user, lesson, answers, out):

@@ -38,7 +38,7 @@ from pathlib import Path
 
 import nbformat
 import psutil
-from _common import report
+from _common import cpu_seconds, report
 
 from classroom.accounts import run_as
 from classroom.api import KernelSession, scratch_classroom
@@ -50,18 +50,6 @@ PREFIX = "fcl-"
 INSTRUCTOR = f"{PREFIX}teacher"
 TARGET_CORES, TARGET_GIB, RESERVED_GIB, LAB_MINUTES = 16, 64, 4, 45
 MIN_ALONE = 0.2  # seconds: shorter cells are compared too noisily to count
-
-
-def cpu_seconds(uid: int) -> float:
-    total = 0.0
-    for process in psutil.process_iter(["uids", "cpu_times"]):
-        try:
-            if process.info["uids"].real == uid:
-                times = process.info["cpu_times"]
-                total += times.user + times.system + times.children_user + times.children_system
-        except (psutil.Error, AttributeError):
-            continue
-    return total
 
 
 def cells_of(notebook) -> list[str]:

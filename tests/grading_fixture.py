@@ -84,6 +84,16 @@ def make_course(root: Path):
     return write_course(root, LESSON, source_notebook(), "fixture-course", "c.ExecutePreprocessor.timeout = 120\n")
 
 
+def released_course(root: Path) -> tuple[bytes, bytes]:
+    """The fixture course made in ``root`` and released; its completed student notebook and its blank one."""
+    from course_grader import workflow
+
+    course = make_course(root)
+    workflow.release(course)
+    blank = nbformat.read(course.release / LESSON / f"{LESSON}.ipynb", as_version=4)
+    return nbformat.writes(completed(blank)).encode(), nbformat.writes(blank).encode()
+
+
 def _cell(nb, grade_id):
     return next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
 

@@ -8,6 +8,7 @@ fails the untouched lesson and passes the completed one. Screenshots go to
 ``build/screenshots/`` (git-ignored). The server is stopped whatever happens.
 """
 
+import contextlib
 import os
 import re
 import shutil
@@ -72,22 +73,30 @@ def lab(tmp_path_factory):
     env.pop("MPLBACKEND", None)
     command = [str(BIN / "jupyter"), "lab", "--no-browser", f"--port={port}", "--ServerApp.ip=127.0.0.1",
                f"--ServerApp.token={token}", f"--ServerApp.root_dir={root}"]
+    with jupyter_server(command, port, token, cwd=root, env=env, log_path=root / "lab.log") as base:
+        yield base, token
+
+
+@contextlib.contextmanager
+def jupyter_server(command: list[str], port: int, token: str, cwd: Path, env: dict, log_path: Path):
+    """A Jupyter server (``command``, on loopback ``port``) in a session of its own, logging to ``log_path``;
+    yields its base URL once it answers, and stops it (the whole session) on the way out."""
     if os.geteuid() == 0:
-        command.append("--allow-root")
-    log = open(root / "lab.log", "w")
-    server = subprocess.Popen(command, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        command = [*command, "--allow-root"]
+    log = open(log_path, "w")
+    server = subprocess.Popen(command, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.time() + 60
+        deadline = time.monotonic() + 60
         while True:
             try:
                 urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2)
                 break
             except OSError:
-                if server.poll() is not None or time.time() > deadline:
-                    raise RuntimeError(f"JupyterLab did not start:\n{(root / 'lab.log').read_text()[-3000:]}")
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"{command[1]} did not start:\n{log_path.read_text()[-3000:]}")
                 time.sleep(0.5)
-        yield base, token
+        yield base
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         try:

@@ -16,7 +16,6 @@ import sys
 import zipfile
 from pathlib import Path
 
-import nbformat
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -38,10 +37,7 @@ WHEN = (2026, 11, 30, 9, 0, 0)
 def released(tmp_path_factory):
     """A released fixture course (released once), a completed notebook and the blank one."""
     root = tmp_path_factory.mktemp("released") / "course"
-    course = fx.make_course(root)
-    workflow.release(course)
-    blank = nbformat.read(course.release / LESSON / NB, as_version=4)
-    return root, nbformat.writes(fx.completed(blank)).encode(), nbformat.writes(blank).encode()
+    return (root, *fx.released_course(root))
 
 
 @pytest.fixture()

@@ -16,7 +16,6 @@ import sys
 import zipfile
 from pathlib import Path
 
-import nbformat
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -34,10 +33,7 @@ FULL = {"test_square": 2, "test_mean": 2, "test_answer": 1}
 @pytest.fixture(scope="module")
 def released(tmp_path_factory):
     root = tmp_path_factory.mktemp("isolation") / "course"
-    course = fx.make_course(root)
-    workflow.release(course)
-    blank = nbformat.read(course.release / LESSON / NB, as_version=4)
-    return root, nbformat.writes(fx.completed(blank)).encode()
+    return root, fx.released_course(root)[0]
 
 
 @pytest.fixture()

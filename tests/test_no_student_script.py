@@ -15,14 +15,9 @@ and no mark is set, while the formgrader's own scripts still run. As a control, 
 submission rendered by nbgrader's stock templates marks the page: the payloads are live.
 """
 
-import copy
 import os
 import re
-import signal
-import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import nbformat
@@ -31,7 +26,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell
 
 sys.path.insert(0, str(Path(__file__).parent))
 import grading_fixture as fx  # noqa: E402
-from test_browser import _ensure_chromium, _free_port  # noqa: E402
+from test_browser import _ensure_chromium, _free_port, jupyter_server  # noqa: E402
 
 from course_grader import batch, render, sandbox, workflow  # noqa: E402
 
@@ -151,32 +146,8 @@ def formgrader(graded, tmp_path_factory):
     command = [str(BIN / "jupyter"), "server", "--no-browser", f"--port={port}", "--ServerApp.ip=127.0.0.1",
                f"--ServerApp.token={token}", f"--ServerApp.root_dir={course.root}",
                "--ServerApp.jpserver_extensions=nbgrader.server_extensions.formgrader=True"]
-    if os.geteuid() == 0:
-        command.append("--allow-root")
-    log = open(runtime / "server.log", "w")
-    server = subprocess.Popen(command, cwd=course.grader, env=env, stdout=log, stderr=subprocess.STDOUT,
-                              start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2)
-                break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    log_text = (runtime / "server.log").read_text()[-3000:]
-                    raise RuntimeError(f"the Jupyter server did not start:\n{log_text}")
-                time.sleep(0.5)
+    with jupyter_server(command, port, token, cwd=course.grader, env=env, log_path=runtime / "server.log") as base:
         yield base, token
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
-        log.close()
 
 
 def test_no_script_runs_in_the_formgraders_view_and_the_formgrader_still_works(graded, formgrader, browser, tmp_path):
