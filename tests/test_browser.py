@@ -107,22 +107,6 @@ def jupyter_server(command: list[str], port: int, token: str, cwd: Path, env: di
         log.close()
 
 
-@pytest.fixture(scope="module")
-def browser():
-    executable = _ensure_chromium()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=executable,
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync"])
-        try:
-            yield browser
-        finally:
-            browser.close()
-
-
 def _open(browser, lab, path):
     base, token = lab
     page = browser.new_page(viewport={"width": 1400, "height": 1000})

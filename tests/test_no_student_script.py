@@ -26,7 +26,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell
 
 sys.path.insert(0, str(Path(__file__).parent))
 import grading_fixture as fx  # noqa: E402
-from test_browser import _ensure_chromium, _free_port, jupyter_server  # noqa: E402
+from test_browser import _free_port, jupyter_server  # noqa: E402
 
 from course_grader import batch, render, sandbox, workflow  # noqa: E402
 
@@ -78,22 +78,6 @@ def graded(tmp_path_factory, bwrap):
     with Gradebook(course.db_url, course.course_id) as gradebook:
         submission_id = gradebook.find_submission_notebook(LESSON, LESSON, "mallory").id
     return course, submission_id
-
-
-@pytest.fixture(scope="module")
-def browser():
-    executable = _ensure_chromium()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=executable,
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"])
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 def marks(browser, url: str, check: str = "true"):
