@@ -17,6 +17,8 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 LESSON = "fixture"
 POINTS = {"test_square": 2, "test_mean": 2, "test_answer": 1}
+# Each hidden test observes in the student's kernel and is judged in the grader's process (course_grader.judge).
+OBSERVE = "from course_grader.observe import observe, seen\n"
 
 
 def _meta(grade_id, *, solution=False, grade=False, points=None, locked=False):
@@ -33,17 +35,19 @@ def source_notebook():
         new_code_cell("def square(x):\n    ### BEGIN SOLUTION\n    return x * x\n    ### END SOLUTION",
                       metadata=_meta("square", solution=True)),
         new_code_cell('"""square squares numbers."""\nassert square(3) == 9\n### BEGIN HIDDEN TESTS\n'
-                      "assert square(-4) == 16\n### END HIDDEN TESTS",
+                      + OBSERVE + "observe(at_minus_4=square(-4))\n### JUDGE\nassert seen.at_minus_4 == 16\n"
+                      "### END HIDDEN TESTS",
                       metadata=_meta("test_square", grade=True, points=2, locked=True)),
         new_code_cell("def mean(values):\n    ### BEGIN SOLUTION\n    return sum(values) / len(values)\n"
                       "    ### END SOLUTION", metadata=_meta("mean", solution=True)),
         new_code_cell('"""mean agrees with the standard library."""\n'
                       "assert math.isclose(mean([1, 2, 4]), statistics.mean([1, 2, 4]))\n"
-                      "### BEGIN HIDDEN TESTS\nassert math.isclose(mean([0.5, 0.25]), 0.375)\n### END HIDDEN TESTS",
+                      "### BEGIN HIDDEN TESTS\n" + OBSERVE + "observe(mean=mean([0.5, 0.25]))\n### JUDGE\n"
+                      "assert math.isclose(seen.mean, 0.375)\n### END HIDDEN TESTS",
                       metadata=_meta("test_mean", grade=True, points=2, locked=True)),
         new_code_cell("### BEGIN SOLUTION\nanswer = 42\n### END SOLUTION", metadata=_meta("answer", solution=True)),
         new_code_cell('"""The answer is an int."""\nassert isinstance(answer, int)\n### BEGIN HIDDEN TESTS\n'
-                      "assert answer == 42\n### END HIDDEN TESTS",
+                      + OBSERVE + "observe(answer=answer)\n### JUDGE\nassert seen.answer == 42\n### END HIDDEN TESTS",
                       metadata=_meta("test_answer", grade=True, points=1, locked=True)),
     ]
     nb = new_notebook(cells=cells)

@@ -143,7 +143,8 @@ def test_feedback_shows_each_result_and_no_hidden_test(fixture_class):
     assert "square squares numbers. (score: 2.0 / 2.0)" in text["good"]  # the table of contents names each test
     with zipfile.ZipFile(course.grader / "exports" / "feedback" / "good.zip") as z:
         assert z.namelist() == [f"{fx.LESSON}/{fx.LESSON}.html"]
-    hidden = ["assert square(-4) == 16", "assert math.isclose(mean([0.5, 0.25]), 0.375)", "assert answer == 42"]
+    hidden = ["assert seen.at_minus_4 == 16", "assert math.isclose(seen.mean, 0.375)", "assert seen.answer == 42",
+              "observe(at_minus_4=square(-4))"]
     given = [f.read_text() for f in files]
     for archive in (course.grader / "exports" / "feedback").glob("*.zip"):
         with zipfile.ZipFile(archive) as z:

@@ -38,7 +38,7 @@ from nbgrader import utils
 from nbgrader.preprocessors import Execute
 from traitlets import Dict, Float, Int, Integer, List, Unicode
 
-from course_grader import sandbox
+from course_grader import judge, sandbox
 from course_grader.sandbox import Limits
 
 TEST_CODE = '__import__("sys").audit("course_grader.test", {tid!r})'
@@ -134,8 +134,9 @@ class GuardedExecute(Execute):
         return self.nb, self.resources
 
     # -- the tests, for the kernel ---------------------------------------------------------------
-    def _write_secrets(self) -> dict[int, tuple[str, str]]:
-        """Give each test cell an id and a secret, and write them with the cells' sources for the kernel."""
+    def _write_secrets(self) -> dict[int, tuple[str, str, str | None]]:
+        """Give each test cell an id and a secret, and write them with the cells' sources for the kernel: all but the
+        judge's lines, which stay here (``{index: (id, secret, the judge's lines or None)}``)."""
         from course_grader import guard
 
         tests, specs, bound = {}, {}, set()
@@ -144,8 +145,9 @@ class GuardedExecute(Execute):
                 continue
             if utils.is_grade(cell) and not utils.is_solution(cell):
                 tid, token = secrets.token_hex(8), secrets.token_hex(16)
-                tests[index] = (tid, token)
-                specs[tid] = {"source": cell.source, "token": token, "cell": cell_key(cell)}
+                observed, judged = judge.split(cell.source)
+                tests[index] = (tid, token, judged)
+                specs[tid] = {"source": observed, "token": token, "cell": cell_key(cell)}
             else:
                 bound |= guard.bound_names(cell.source)
         if self.secrets_file:
@@ -165,8 +167,9 @@ class GuardedExecute(Execute):
             self._watchdog = sandbox.Watchdog(process.pid, Limits(**self.watch), [Path(p) for p in self.watch_folders],
                                               host_folders=[Path(p) for p in self.watch_host_folders]).start()
 
-    def _verdict(self, tid: str, token: str) -> tuple[bool, dict | None]:
-        """(passed, the failure the warden reported) for one test; passed only with the test's secret."""
+    def _verdict(self, tid: str, token: str) -> tuple[bool, dict | None, str]:
+        """(passed, the failure the warden reported, what the test observed as JSON) for one test; passed only with
+        the test's secret."""
         failure = None
         try:  # never through a link or from a pipe the kernel put in the verdicts file's place; at most its size
             fd = os.open(self.verdicts_file, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
@@ -180,14 +183,17 @@ class GuardedExecute(Execute):
             line_tid, _, payload = rest.partition(" ")
             if line_tid != tid:
                 continue
-            if kind == "pass" and payload == token:
-                return True, None
+            if kind == "pass":
+                secret, _, observed = payload.partition(" ")
+                if secret == token:
+                    return True, None, observed
             if kind == "fail" and failure is None:
                 try:
                     failure = json.loads(payload)
-                except ValueError:
+                except (ValueError, RecursionError):
                     pass
-        return False, failure
+                failure = failure if isinstance(failure, dict) else None
+        return False, failure, ""
 
     def preprocess_cell(self, cell, resources, index):
         if cell.cell_type != "code" or not cell.source.strip():
@@ -236,10 +242,19 @@ class GuardedExecute(Execute):
             self._judge(key, cell, *self._tests[index])
         return cell, self.resources
 
-    def _judge(self, key: str, cell, tid: str, token: str) -> None:
-        """Make the test cell's outputs say what the warden's verdict says: nbgrader scores a cell by its errors."""
-        passed, failure = self._verdict(tid, token)
+    def _judge(self, key: str, cell, tid: str, token: str, judged: str | None) -> None:
+        """Make the test cell's outputs say what the verdict says: nbgrader scores a cell by its errors. A test with a
+        judge passes only when the warden confirmed it ran to its end *and* the judge, here, passes what it observed."""
+        passed, failure, observed = self._verdict(tid, token)
         errors = [o for o in cell.outputs if o.get("output_type") == "error"]
+        if passed and judged is not None:
+            try:
+                failure = judge.decide(judged, judge.read_observations(observed), self._names,
+                                       f"<judge {key}>")
+            except ValueError as error:
+                failure = {"ename": "ObservationsUnreadable", "evalue": f"what the test observed could not be read "
+                           f"({error})", "line": None}
+            passed = failure is None
         if passed:
             cell.outputs = [o for o in cell.outputs if o.get("output_type") != "error"]
             return

@@ -112,6 +112,18 @@ def install(secrets: dict, verdicts_fd: int, user_ns: dict) -> None:
             pass
     tensor_types, trusted = testcell.trusted_types(secrets.get("watched", []))
     cmp, truth, call = testcell.make_checks(tensor_types, trusted)
+    from course_grader import observe as grading
+
+    convert, most = grading.plain_converter(), grading.MAX_BYTES
+    state = {"threads": None, "ran": set(), "seen": None}
+
+    def observe(**values):
+        """What the test hands to the judge, as plain data (course_grader.observe)."""
+        seen = state["seen"]
+        if _type(seen) is not _dict:
+            raise RuntimeError("observe() only records while a test runs")
+        for name, value in values.items():
+            seen[name] = convert(value)
     imported = secrets.get("imported", {})
     notebook_names = set(secrets.get("notebook_names", []))
 
@@ -140,9 +152,15 @@ def install(secrets: dict, verdicts_fd: int, user_ns: dict) -> None:
             except Exception as error:
                 values.append(_Unresolved(".".join(str(p) for p in how[1:] if p), error))
         factory = types.FunctionType(factory_code, user_ns, "_grader_factory")
-        tests[tid] = (factory(cmp, truth, call, user_ns, *values), spec["token"], None)
-    for helper in (cmp, truth, call):
-        protected.add(helper.__code__)
+        tests[tid] = (factory(cmp, truth, call, observe, user_ns, *values), spec["token"], None)
+    def encode(seen):
+        text = _dumps(seen, separators=(",", ":"), allow_nan=False)
+        if _len(text) > most:
+            raise ValueError(f"the test's observations take {_len(text):,} bytes as JSON (at most {most:,})")
+        return text
+
+    for helper in (cmp, truth, call, observe, convert, encode):
+        protected.update(codes(helper.__code__))
 
     # What the tests rely on, as the imports left it: every function and class of the watched modules
     # (but the builtins IPython and ipykernel swap in for each cell they run).
@@ -159,7 +177,7 @@ def install(secrets: dict, verdicts_fd: int, user_ns: dict) -> None:
     builtins_module = builtins
     modules = sys.modules
 
-    _type, _id, _str, _len = type, id, str, len
+    _type, _id, _str, _len, _dict = type, id, str, len, dict
     _current_frames, _get_ident = sys._current_frames, _thread.get_ident
     import threading
 
@@ -173,7 +191,6 @@ def install(secrets: dict, verdicts_fd: int, user_ns: dict) -> None:
 
     generators = inspect.CO_GENERATOR | inspect.CO_ASYNC_GENERATOR
     coroutines = inspect.CO_COROUTINE | inspect.CO_ITERABLE_COROUTINE
-    state = {"threads": None, "ran": set()}
     frame_attrs = _frozenset({"tb_frame", "gi_frame", "cr_frame", "ag_frame", "f_code", "gi_code", "cr_code",
                               "ag_code", "__code__", "f_back"})
     refused_prefixes = ("ctypes.", "sys.monitoring")
@@ -268,8 +285,10 @@ def install(secrets: dict, verdicts_fd: int, user_ns: dict) -> None:
             return
         if tampered(tid, "before"):
             return
+        state["seen"] = {}
         try:
             function()
+            text = encode(state["seen"])
         except BaseException as exc:  # noqa: BLE001 (a failed test, whatever the notebook raised)
             line = None
             tb = exc.__traceback__
@@ -286,8 +305,10 @@ def install(secrets: dict, verdicts_fd: int, user_ns: dict) -> None:
             del exc
             fail(tid, _str(name)[:200], evalue, line)
             return
+        finally:
+            state["seen"] = None
         if not tampered(tid, "after"):
-            verdict("pass " + tid + " " + token)
+            verdict("pass " + tid + " " + token + " " + text)
 
     def hook(event, args):
         if _type(event) is not _str:
@@ -358,6 +379,8 @@ def main(argv: list[str] | None = None) -> None:
     app = IPKernelApp.instance()
     app.initialize(kernel_args)
     install(secrets, verdicts_fd, app.shell.user_ns)
+    secrets.clear()  # the tests' sources and secrets: compiled now, and this frame stays below every cell's
+    del secrets
     app.start()
 
 

@@ -25,6 +25,8 @@ import builtins
 _CMP = {ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=",
         ast.In: "in", ast.NotIn: "not in", ast.Is: "is", ast.IsNot: "is not"}
 CMP_HELPER, TRUTH_HELPER, CALL_HELPER = "_grader_cmp", "_grader_truth", "_grader_call"
+OBSERVE_HELPER = "_grader_observe"  # the warden's observe(): what the test hands to the judge
+GRADING_MODULE = "course_grader.observe"  # where a source notebook's own observe and seen come from
 TEST_NAME = "_grader_test"
 
 
@@ -109,6 +111,11 @@ class _Rewrite(ast.NodeTransformer):
         return out
 
     def visit_ImportFrom(self, node):
+        if node.module == GRADING_MODULE and not node.level:  # observe is the warden's; seen is the judge's alone
+            return [ast.copy_location(ast.Assign([ast.Name(a.asname or a.name, ast.Store())],
+                                                 ast.Name(OBSERVE_HELPER, ast.Load()) if a.name == "observe"
+                                                 else ast.Constant(None)), node)
+                    for a in node.names]
         if node.level or not node.module or any(a.name == "*" for a in node.names):
             return node
         return [ast.copy_location(ast.Assign([ast.Name(a.asname or a.name, ast.Store())],
@@ -125,6 +132,9 @@ class _Rewrite(ast.NodeTransformer):
             return ("local-import", self.imports[name])
         if name in self.local or self._shadowed(name):
             return None
+        if name == "observe" and self.imported.get(name, f"{GRADING_MODULE}:observe") == f"{GRADING_MODULE}:observe" \
+                and name not in self.notebook_names:
+            return ("observe",)
         if name in self.imported:
             module, _, attr = self.imported[name].partition(":")
             return ("attr", module, attr) if attr else ("import", module)
@@ -136,6 +146,8 @@ class _Rewrite(ast.NodeTransformer):
         how = self._root(node)
         if how is None or how[0] == "local-import":
             return node
+        if how == ("observe",):
+            return ast.copy_location(ast.Name(OBSERVE_HELPER, ast.Load()), node)
         return ast.copy_location(ast.Name(self.plan.bind(how), ast.Load()), node)
 
     def visit_Attribute(self, node):
@@ -227,7 +239,7 @@ def compile_test(source: str, imported: dict[str, str], notebook_names: set[str]
             node.lineno = node.end_lineno = 1
             node.col_offset = node.end_col_offset = 0
     test = ast.FunctionDef(TEST_NAME, ast.arguments([], [], None, [], [], None, []), start + flat, [], None, None)
-    params = [CMP_HELPER, TRUTH_HELPER, CALL_HELPER, "_grader_ns", *plan.bindings]
+    params = [CMP_HELPER, TRUTH_HELPER, CALL_HELPER, OBSERVE_HELPER, "_grader_ns", *plan.bindings]
     factory = ast.FunctionDef("_grader_factory",
                               ast.arguments([], [ast.arg(p) for p in params], None, [], [], None, []),
                               [test, ast.Return(ast.Name(TEST_NAME, ast.Load()))], [], None, None)
