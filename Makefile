@@ -28,7 +28,7 @@ test-browser: install
 
 # The classroom server tests alone (as root: they create local accounts fcth-*, removed at the end).
 test-hub: install
-	$(BIN)/python -m pytest -m hub tests/test_hub.py tests/test_hub_rooms.py tests/test_hub_service.py
+	$(BIN)/python -m pytest -m hub tests/test_hub.py tests/test_hub_rooms.py tests/test_hub_service.py tests/test_hub_env.py
 
 # A classroom JupyterHub on this machine (as root), e.g. `sudo make hub ROSTER=roster.csv`; see docs/classroom-server.md.
 ROSTER ?= roster.csv

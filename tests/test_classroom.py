@@ -193,3 +193,41 @@ def test_full_names_from_the_roster_reach_the_gradebook(tmp_path):
         found = {s.id: (s.first_name, s.last_name) for s in gradebook.students}
     assert found == {"ada": ("Ada", "Lovelace"), "grace": ("Grace", "Hopper"), "alan": (None, None),
                      "maria": ("María José", "García")}
+
+
+def test_the_built_environment_links_roots_files_copies_the_rest_and_replaces_by_rename(tmp_path):
+    """DIR/python is kept up to date file by file (classroom.environment._mirror): a file of root's that only root
+    can change is hard-linked (it shares that owner and mode), any other is copied, root's and not writable by
+    others; a changed file is renamed into place, so a process holding the old one keeps reading it; a file the
+    source no longer has goes."""
+    from classroom.environment import _mirror, writable_by_others
+
+    source, target = tmp_path / "site", tmp_path / "env" / "site"
+    (source / "pkg").mkdir(parents=True)
+    (source / "pkg" / "mod.py").write_text("A = 1\n")
+    (source / "pkg" / "mod.py").chmod(0o644)
+    (source / "loose.py").write_text("B = 2\n")
+    (source / "loose.py").chmod(0o666)  # writable by anyone: never linked
+    (source / "gone.py").write_text("")
+    (source / "link").symlink_to("pkg")
+    (target.parent).mkdir()
+    _mirror(source, target, skip=lambda path: path.name == "skipped.pth")
+    linked = (target / "pkg" / "mod.py").stat()
+    root = os.geteuid() == 0
+    assert (linked.st_ino == (source / "pkg" / "mod.py").stat().st_ino) == root  # linked only where root's
+    loose = (target / "loose.py").stat()
+    assert loose.st_ino != (source / "loose.py").stat().st_ino and loose.st_mode & 0o777 == 0o644
+    assert os.readlink(target / "link") == "pkg"
+    assert writable_by_others(target) == [] or not root
+
+    held = open(target / "pkg" / "mod.py")
+    (source / "pkg" / "mod.py").unlink()  # as pip replaces a file
+    (source / "pkg" / "mod.py").write_text("A = 'new'\n")
+    (source / "gone.py").unlink()
+    (source / "skipped.pth").write_text("/somewhere\n")
+    _mirror(source, target, skip=lambda path: path.name == "skipped.pth")
+    assert (target / "pkg" / "mod.py").read_text() == "A = 'new'\n"
+    assert held.read() == "A = 1\n"  # the old file, still open, is untouched
+    held.close()
+    assert not (target / "gone.py").exists() and not (target / "skipped.pth").exists()
+    assert (source / "loose.py").read_text() == "B = 2\n"  # the source is never written through a link

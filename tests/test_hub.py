@@ -243,7 +243,11 @@ def test_two_students_and_the_instructor_from_release_to_feedback(classroom):
             scores = expected_scores(source, wrong_round if student == WRONG else {})
             # Each failed test says so, with the message of what failed; each passed one says so.
             results = re.findall(r"(?:Passed|Failed): [^\n]{0,160}", text)
-            counted = f"{student}: expected {scores}; the feedback's results:\n  " + "\n  ".join(results)
+            counted = (f"{student}: expected points per test {scores}, so {sum(p == 0 for p in scores.values())} "
+                       f"results 'Failed: 0 / N points. <message>' and {sum(p > 0 for p in scores.values())} "
+                       f"'Passed: '; counted {len(FAILED.findall(text))} and {text.count('Passed: ')} in the page's "
+                       f"text ({len(text):,} characters, read once it had loaded), whose results are:\n  "
+                       + "\n  ".join(results))
             assert len(FAILED.findall(text)) == sum(points == 0 for points in scores.values()), counted
             assert text.count("Passed: ") == sum(points > 0 for points in scores.values()), counted
             # The quiz's explanations come with the results (each "Why X: ..." of the solutions).
@@ -272,18 +276,21 @@ def _typed(classroom, page, step: str, command: str, timeout: float = 600) -> st
 
 
 def _frame_text(page, expected: str, timeout: float = 60) -> str:
-    """The text of the frame (JupyterLab's HTML viewer) that shows ``expected``."""
+    """The whole text of the frame (JupyterLab's HTML viewer) that shows ``expected``, once its page has loaded.
+
+    Not as soon as ``expected`` shows: Chromium parses a page in slices, and on a busy machine the score at the top
+    of a feedback page shows while the results below it are still to come (a count of them came out short)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for frame in page.frames:
             try:
                 text = frame.inner_text("body", timeout=1000)
+                if expected in text and frame.evaluate("document.readyState") == "complete":
+                    return frame, frame.inner_text("body", timeout=1000)
             except Exception:  # a frame still loading, or gone
                 continue
-            if expected in text:
-                return frame, text
         page.wait_for_timeout(500)
-    raise AssertionError(f"no frame shows {expected!r}; frames: {[f.url for f in page.frames]}")
+    raise AssertionError(f"no frame shows {expected!r} loaded; frames: {[f.url for f in page.frames]}")
 
 
 def _course(classroom):

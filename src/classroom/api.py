@@ -185,13 +185,16 @@ class KernelSession:
 
 @contextlib.contextmanager
 def scratch_classroom(students: list[str], instructor: str, prefix: str, timeout: float = 300,
-                      options: tuple[str, ...] = ()):
+                      options: tuple[str, ...] = (), checkout: Path | None = None):
     """``finetune-course hub`` started on a free loopback port over a scratch folder (as root), for tests and benches
-    (``students``: roster lines, a user name with its full name after a comma where wanted);
-    yields ``(HubAPI, folder, log file)``. On the way out the hub stops, the accounts it made (and any left by an
-    earlier run of the same ``prefix`` that was killed) are removed, and the checkout's file modes are put back."""
+    (``students``: roster lines, a user name with its full name after a comma where wanted), from this checkout or
+    from ``checkout`` (its ``.venv``); yields ``(HubAPI, folder, log file)``. On the way out the hub stops, the
+    accounts it made (and any left by an earlier run of the same ``prefix`` that was killed) are removed, and the
+    checkout's file modes are put back. A hub that stopped by itself has its log's end printed (stderr): the
+    clean-up never hides why."""
     import os
     import pwd
+    import shutil
     import signal
     import socket
     import subprocess
@@ -212,7 +215,9 @@ def scratch_classroom(students: list[str], instructor: str, prefix: str, timeout
                 subprocess.run(["userdel", "--remove", account.pw_name], capture_output=True)
 
     remove_leftovers()
-    checkout = Path(__file__).resolve().parents[2]
+    command = Path(sys.executable).parent / "finetune-course" if checkout is None else \
+        checkout / ".venv" / "bin" / "finetune-course"
+    checkout = checkout or Path(__file__).resolve().parents[2]
     modes = {entry: entry.stat().st_mode for entry in checkout.iterdir() if not entry.is_symlink()}
     directory = Path(tempfile.mkdtemp(prefix=f"{prefix}hub-", dir="/var/tmp"))
     directory.chmod(0o755)
@@ -221,12 +226,12 @@ def scratch_classroom(students: list[str], instructor: str, prefix: str, timeout
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    command = Path(sys.executable).parent / "finetune-course"
     log_path = directory.parent / f"{directory.name}.log"
     log = open(log_path, "w")
     hub = subprocess.Popen([str(command), "hub", "--roster", str(roster), "--dir", str(directory), "--instructor",
                             instructor, "--port", str(port), "--ip", "127.0.0.1", *options], stdout=log,
                            stderr=subprocess.STDOUT, start_new_session=True)
+    started = False
     try:
         api = None
         deadline = time.monotonic() + timeout
@@ -239,9 +244,15 @@ def scratch_classroom(students: list[str], instructor: str, prefix: str, timeout
                 api = HubAPI(f"http://127.0.0.1:{port}", directory=directory, subdomain_host="localhost")
             time.sleep(0.5)
         api.process = hub  # the `finetune-course hub` process, for tests that stop it themselves
+        started = True
         yield api, directory, log_path
     finally:
         hub = getattr(api, "process", hub)  # a test may have started it again
+        if started and hub.poll() not in (None, 0):  # it stopped by itself (a failed start raised above with its
+            # log): what it said goes where the test's output goes
+            log.flush()
+            print(f"the hub from {directory} exited by itself ({hub.returncode}); the end of its log:\n"
+                  + log_path.read_text()[-5000:], file=sys.stderr, flush=True)
         try:  # the hub may have stopped by itself: its log (raised above) says why, and this must not hide it
             os.killpg(hub.pid, signal.SIGTERM)
             hub.wait(timeout=60)
@@ -253,6 +264,7 @@ def scratch_classroom(students: list[str], instructor: str, prefix: str, timeout
         # The hub's own --remove first (it kills their processes itself); then whatever an earlier failure left.
         subprocess.run([str(command), "hub", "--remove", "--purge", "--dir", str(directory)], capture_output=True)
         remove_leftovers()
+        shutil.rmtree(directory, ignore_errors=True)  # what a test's own --remove kept (DIR/kept)
         for entry, mode in modes.items():
             entry.chmod(mode)
         log.close()

@@ -6,11 +6,9 @@ import os
 import re
 import shutil
 import socket
-import sysconfig
-from pathlib import Path
 
-from classroom.environment import writable_by_others
-from classroom.settings import USER_NAME, HubError, Settings, account, group_exists, read_roster, reachable, tool, under
+from classroom.environment import PRIVATE_TEMPORARY, site_packages, writable_by_others
+from classroom.settings import USER_NAME, HubError, Settings, account, group_exists, reachable, read_roster, tool, under
 
 DOMAIN = re.compile(r"(?=.{1,200}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
 
@@ -70,12 +68,7 @@ def check(settings: Settings) -> list[str]:
     except ImportError:
         problems.append("JupyterHub is not installed in this environment: pip install -e '.[hub]' (make install "
                         "does)")
-    site = Path(sysconfig.get_paths()["purelib"])
-    for what, path in (("the course's packages", site), ("the course's package", settings.checkout / "src")):
-        why = reachable(path)
-        if why:
-            problems.append(f"{what} ({path}) cannot be read by other users: {why}. Put the course where "
-                            "every account can read it (e.g. clone it into /opt) and make install there")
+    site = site_packages()  # where other accounts cannot read it, setup builds them an environment in DIR/python
     if settings.directory.exists() and not settings.directory.is_dir():
         problems.append(f"{settings.directory} is not a folder: choose another --dir")
     else:
@@ -86,12 +79,10 @@ def check(settings: Settings) -> list[str]:
         if why:
             problems.append(f"{settings.directory}: {why}; every account must reach the exchange in it: choose "
                             "another --dir (the default is /srv/finetune-course)")
-    for what, path in (("--dir", settings.directory), ("the checkout", settings.checkout),
-                       ("the course's packages", site)):
-        for private in ("/tmp", "/dev/shm"):
-            if under(path, private):
-                problems.append(f"{what} ({path}) is under {private}, which every person gets a private one of: put "
-                                "it elsewhere (the default --dir is /srv/finetune-course)")
+    for private in PRIVATE_TEMPORARY:
+        if under(settings.directory, private):
+            problems.append(f"--dir ({settings.directory}) is under {private}, which every person gets a private one "
+                            "of: put it elsewhere (the default is /srv/finetune-course)")
     for what, path in (("the course's packages", site), ("the course's package", settings.checkout / "src")):
         changeable = writable_by_others(path) if path.is_dir() else []
         if changeable:

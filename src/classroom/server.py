@@ -4,7 +4,8 @@
 changes nothing if a check fails; then it
 
 1. creates a local account per roster line and one for the instructor (:mod:`.accounts`);
-2. makes the course's environment usable, read-only, by every account and the checkout's
+2. makes the course's environment usable, read-only, by every account (this checkout's, or, where
+   other accounts cannot reach it, one of their own built in ``DIR/python``) and the checkout's
    instructor-only entries readable by their owner only (:mod:`.environment`);
 3. gives the instructor a copy of the course, creates nbgrader's exchange and writes each role's
    Jupyter config (:mod:`.course`);
@@ -59,7 +60,7 @@ def setup(settings: Settings, say=print) -> Path:
         proxy = str(node / "node_modules" / ".bin" / "configurable-http-proxy")
         if result.returncode != 0 or not os.path.exists(proxy):
             raise HubError(f"npm install configurable-http-proxy failed:\n{result.stderr[-2000:]}")
-    bin_dir = environment.environment(settings)
+    bin_dir = environment.environment(settings, say=say)
     environment.put_on_path(settings, bin_dir)
     locked = environment.lock_checkout(settings)
     if locked:
@@ -241,6 +242,8 @@ def remove(settings: Settings, purge: bool = False, say=print) -> list[str]:
         say(f"kept the instructor's course (gradebook, submissions, feedback) in {target} (root's; --purge deletes it)")
     elif course is not None and course.is_dir():
         say(f"deleting the instructor's course {course} with its gradebook (--purge)")
+    if (settings.directory / "python").is_dir():
+        say(f"deleting the course's environment the accounts ran, {settings.directory / 'python'}")
     accounts.retire(people, isolation.load(settings.directory / "hub" / "cgroups.json"), settings.directory,
                     remove_homes=True)
     removed = [person.pw_name for person in people]
