@@ -6,6 +6,9 @@ local Dask cluster of ``--jobs`` worker processes, private gradebooks merged ser
 ``--jobs`` value, on a scratch copy of the course. Prints submissions per minute and the
 efficiency relative to linear scaling (throughput / (workers x throughput with 1 worker)).
 Targets: one student's whole course in at most 2 minutes; throughput that grows with workers.
+In the same run, one student's completed lessons are also run *alone* (nbclient, the course's own
+kernel, no grader, sandbox or judge), one after the other: ``graded_over_alone`` is what grading
+costs on top of running the notebooks (target: within 1.1x with one worker).
 
     .venv/bin/python bench/grading.py                 # 2 students, 1 and 2 workers
     .venv/bin/python bench/grading.py --students 8 --jobs 1 2 4 8 16   # a 16-core machine
@@ -29,6 +32,7 @@ def main():
     parser.add_argument("--students", type=int, default=2)
     parser.add_argument("--jobs", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--no-sandbox", action="store_true")
+    parser.add_argument("--no-alone", action="store_true", help="skip running the notebooks alone")
     args = parser.parse_args()
 
     runs = {}
@@ -56,8 +60,16 @@ def main():
             print(f"workers={jobs}: {seconds:.1f} s for {len(reports)} submissions of {args.students} students = "
                   f"{60 * len(reports) / seconds:.2f} per minute, {seconds / args.students:.1f} s per student", flush=True)
 
+        alone = None if args.no_alone else run_alone(course)
     serial = runs.get("jobs_1")
     figures = {"cores": len(os.sched_getaffinity(0)), "sandbox": not args.no_sandbox, "runs": runs}
+    if alone:
+        figures["alone"] = alone
+        print(f"alone: {alone['seconds_per_student']:.1f} s for one student's {len(alone['seconds_by_lesson'])} "
+              "lessons", flush=True)
+        if serial:
+            figures["graded_over_alone"] = round(serial["seconds_per_student"] / alone["seconds_per_student"], 3)
+            print(f"graded with 1 worker / alone: {figures['graded_over_alone']:.3f}x", flush=True)
     if serial:
         figures["one_student_whole_course_seconds"] = serial["seconds_per_student"]
         figures["meets_target_2_min_per_student"] = serial["seconds_per_student"] <= 120
@@ -69,6 +81,20 @@ def main():
                   f"efficiency vs linear {figures['efficiency_vs_linear'][k]:.2f}")
     report("grading", figures, "python bench/grading.py " + " ".join(
         [f"--students {args.students}", "--jobs", *map(str, args.jobs)] + (["--no-sandbox"] if args.no_sandbox else [])))
+
+
+def run_alone(course) -> dict:
+    """One student's completed lessons run with nbclient and nothing else, one after the other."""
+    from nbclient import NotebookClient
+
+    by_lesson = {}
+    for lesson in course.lessons():
+        nb = simulate.completed_copy(simulate.released(course, lesson), simulate.source(course, lesson))
+        with tempfile.TemporaryDirectory() as folder:  # a lesson's folder holds its notebook alone
+            start = time.perf_counter()
+            NotebookClient(nb, kernel_name="python3", timeout=900, resources={"metadata": {"path": folder}}).execute()
+            by_lesson[lesson] = round(time.perf_counter() - start, 1)
+    return {"seconds_per_student": round(sum(by_lesson.values()), 1), "seconds_by_lesson": by_lesson}
 
 
 if __name__ == "__main__":

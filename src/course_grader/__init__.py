@@ -12,7 +12,9 @@ The instructor's pipeline (``finetune-course grade STEP`` or ``python -m course_
   :mod:`.merge` into the gradebook and the reports; :mod:`.calibrate`: per-cell time limits;
 - :mod:`.worker`: one job (stock ``nbgrader autograde`` of one student's lesson);
 - :mod:`.execute`: nbgrader's Execute step with time limits, crash handling, an output cap, and
-  test cells judged by the kernel's warden, not by their outputs;
+  test cells decided by the warden's verdict and the judge, not by their outputs;
+- :mod:`.observe`: what a hidden test hands over from the student's kernel, as plain data;
+  :mod:`.judge`: the lines after ``### JUDGE``, run in the grader's process on those observations;
 - :mod:`.kernel`: the grading kernel, whose audit-hook warden runs the test cells it compiled
   (:mod:`.testcell`) before any student code and writes each verdict with a secret;
   :mod:`.guard`: what the kernel must know of a lesson (watched modules, imported names);
