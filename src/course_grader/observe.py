@@ -16,7 +16,10 @@ those observations from ``seen`` and decides.
 
 When you run a source notebook yourself (nbval, ``nbgrader validate``), both halves run here,
 one after the other, and ``seen`` holds what this cell observed, after the same round trip
-through JSON the grader makes. When the course is graded, only the first half runs in your
+through JSON the grader makes. So that the judge changes nothing of the notebook when it runs
+there, give its own names a leading underscore (``_expected``, not ``num_classes``) and wrap
+anything of it that draws random numbers (building a reference model) in
+``torch.random.fork_rng()``: later cells then see the same random numbers as when graded. When the course is graded, only the first half runs in your
 kernel; the judge runs in the grader's own process, with nothing but the plain data (see
 ``course_grader.judge``). Nothing the judge knows (the expected values, the quiz key, the
 messages) is ever in the process your code runs in, and no object of yours can reach it: an
