@@ -171,6 +171,10 @@ def submission(kind: str, released, root: str = "", port: int = 0) -> bytes:
         _cell(nb, "square").source = SOLUTIONS["square"] + "\n\nfor _ in range(200):\n    print('x' * 100_000)"
     elif kind == "escape":
         _cell(nb, "answer").source = ESCAPE.format(root=root, port=port)
+    elif kind == "warns":  # right answers; a warning on stderr while a test runs costs nothing
+        _cell(nb, "square").source = "import warnings\n\ndef square(x):\n    warnings.warn('old API')\n    return x * x"
+    elif kind == "claims_credit":  # nbgrader reads a test cell's execute_result as its points (text: full marks)
+        _cell(nb, "square").source = "import sys\n\ndef square(x):\n    sys.displayhook('full marks')\n    return 0"
     elif kind not in ("good", "late"):
         raise ValueError(kind)
     return nbformat.writes(nb).encode()
@@ -200,6 +204,8 @@ EXPECTED = {
     "invalid_json": {"test_square": 0, "test_mean": 0, "test_answer": 0},
     "empty": {"test_square": 0, "test_mean": 0, "test_answer": 0},
     "wrong_name": {"test_square": 0, "test_mean": 0, "test_answer": 0},
+    "warns": {"test_square": 2, "test_mean": 2, "test_answer": 1},
+    "claims_credit": {"test_square": 0, "test_mean": 2, "test_answer": 1},
 }
 
 # The CSV the whole batch of EXPECTED's kinds exports (late: 1 hour after the due date, no penalty).
@@ -207,6 +213,7 @@ EXPECTED_CSV = """\
 student_id,lesson,raw_score,late_penalty,score,max_score,seconds_late,status,reasons,failed_tests
 blank,fixture,0,0,0,5,0,ok,,test_square (NotImplementedError) | test_mean (NotImplementedError) | test_answer (NameError: name 'answer' is not defined)
 changed_cell_type,fixture,3,0,3,5,0,flagged,fixture.ipynb: cell test_mean was changed from code to markdown; the original was restored for grading,test_mean (AssertionError)
+claims_credit,fixture,3,0,3,5,0,ok,,test_square (AssertionError)
 deleted_test,fixture,4,0,4,5,0,flagged,fixture.ipynb: cell test_answer was deleted; the test was put back for grading,test_answer (AssertionError)
 duplicate_id,fixture,5,0,5,5,0,flagged,fixture.ipynb: cell test_square appears 2 times (a copied cell); only the first counts,
 edited_test,fixture,3,0,3,5,0,flagged,fixture.ipynb: test cell test_square was edited; the original was restored for grading,test_square (AssertionError)
@@ -221,6 +228,7 @@ late,fixture,5,0,5,5,3600,late,,
 memory_blowup,fixture,3,0,3,5,0,flagged,mean: MemoryError (a memory or recursion limit was hit),test_mean (NameError: name 'mean' is not defined)
 monkeypatch,fixture,2,0,2,5,0,flagged,"test_mean: your code replaced math.isclose, which the tests use to check your work (before this test ran), so the test could not be trusted and earns no points | test_answer: your code replaced math.isclose, which the tests use to check your work (before this test ran), so the test could not be trusted and earns no points","test_mean (TamperingDetected: your code replaced math.isclose, which the tests use to check your work (before this test ran), so the test could not be trusted and earns no points) | test_answer (TamperingDetected: your code replaced math.isclose, which the tests use to check your work (before this test ran), so the test could not be trusted and earns no points)"
 rebinds_name,fixture,5,0,5,5,0,ok,,
+warns,fixture,5,0,5,5,0,ok,,
 wrong_answer,fixture,4,0,4,5,0,ok,,test_answer (AssertionError)
 wrong_name,fixture,0,0,0,5,0,rejected,fixture.ipynb is missing from the submission; found answers.ipynb (submit the notebook under the name it was released with),test_square | test_mean | test_answer
 """

@@ -181,6 +181,28 @@ def test_every_check_in_a_test_cell_says_what_is_wrong():
 
 
 @pytest.mark.parametrize("lesson", LESSONS)
+def test_every_hidden_check_is_judged_outside_the_students_kernel(lesson):
+    """Each hidden region observes (no assert, no expected value's message) and hands the verdict to its judge, the
+    lines after ``### JUDGE``, which run in the grader's process (course_grader.judge)."""
+    import ast
+
+    from course_grader import judge
+
+    for cell in grade_cells(notebook("solutions", lesson)):
+        grade_id = cell.metadata["nbgrader"]["grade_id"]
+        kernel, judged = judge.split(cell.source)
+        assert judged is not None and "assert" in judged, f"{grade_id}: its hidden checks need a judge (### JUDGE)"
+        observing = kernel.partition("### BEGIN HIDDEN TESTS")[2]
+        assert "observe(" in observing, f"{grade_id}: the hidden part observes nothing"
+        asserts = [ast.unparse(n)[:80] for n in ast.walk(ast.parse(observing)) if isinstance(n, ast.Assert)]
+        assert not asserts, f"{grade_id}: asserts run in the student's kernel; move them to the judge: {asserts}"
+        judged_messages = {n.msg.value for n in ast.walk(ast.parse(judged))
+                           if isinstance(n, ast.Assert) and isinstance(n.msg, ast.Constant)}
+        leaked = [m for m in judged_messages if m in observing]
+        assert not leaked, f"{grade_id}: the judge's messages are in the observing half: {leaked}"
+
+
+@pytest.mark.parametrize("lesson", LESSONS)
 def test_students_read_no_internal_words(lesson):
     """Students never saw the course's source documents: no "seed 002", no "the source pages"."""
     text = "\n".join(c.source for c in notebook("lessons", lesson).cells)

@@ -56,6 +56,25 @@ def _error(ename: str, evalue: str) -> NotebookNode:
                         traceback=[f"\x1b[0;31m{ename}\x1b[0m: {evalue}"])
 
 
+def _scored(outputs: list, error: NotebookNode | None) -> list:
+    """A test cell's outputs as nbgrader must score them: by the verdict alone. nbgrader gives 0 for the first error
+    or stderr output it meets and reads an execute_result as the points (any text as full marks), so: never an
+    execute_result (shown as display data); passed (``error`` None): no error, and stderr shown as stdout (a
+    warning is not a failed test); failed: ``error`` first."""
+    kept = []
+    for output in outputs:
+        kind = output.get("output_type")
+        if kind == "error":
+            continue
+        if kind == "execute_result":
+            output = NotebookNode(output_type="display_data", data=output.get("data", {}),
+                                  metadata=output.get("metadata", {}))
+        elif kind == "stream" and output.get("name") == "stderr" and error is None:
+            output = NotebookNode(output_type="stream", name="stdout", text=output.get("text", ""))
+        kept.append(output)
+    return kept if error is None else [error, *kept]
+
+
 class GuardedExecute(Execute):
     notebook_timeout = Float(Limits.notebook_seconds, help="Seconds all cells of a notebook may take together.") \
         .tag(config=True)
@@ -256,7 +275,7 @@ class GuardedExecute(Execute):
                            f"({error})", "line": None}
             passed = failure is None
         if passed:
-            cell.outputs = [o for o in cell.outputs if o.get("output_type") != "error"]
+            cell.outputs = _scored(cell.outputs, None)
             return
         if failure is not None:
             ename, evalue = str(failure.get("ename", "Error"))[:200], str(failure.get("evalue", ""))[:2000]
@@ -264,14 +283,13 @@ class GuardedExecute(Execute):
             error = _error(ename, evalue)
             if isinstance(line, int):
                 error.traceback = [f"Cell In[{cell.execution_count or ''}], line {line}", *error.traceback]
-            cell.outputs = [o for o in cell.outputs if o.get("output_type") != "error"] + [error]
+            cell.outputs = _scored(cell.outputs, error)
             if ename == "TamperingDetected":
                 self._events.append({"cell": key, "kind": "tampering", "detail": evalue})
             return
         detail = ("the grader received no verdict from this test: it did not run to its end (the notebook's code "
                   "stopped it or replaced what runs it, or the kernel failed), so it earns no points")
-        if not errors:
-            cell.outputs.append(_error("TestNotConfirmed", detail))
+        cell.outputs = _scored(cell.outputs, errors[-1] if errors else _error("TestNotConfirmed", detail))
         self._events.append({"cell": key, "kind": "unconfirmed", "detail": detail})
 
     def _stop(self, key: str, kind: str, detail: str, later: str | None = None) -> None:

@@ -71,7 +71,10 @@ def _namespace(judged: str, observations: dict, imported: dict[str, str]) -> dic
         try:
             value = importlib.import_module(module)
             if attr:
-                value = getattr(value, attr)
+                try:
+                    value = getattr(value, attr)
+                except AttributeError:  # `from torchvision.transforms import v2`: a submodule not imported yet
+                    value = importlib.import_module(f"{module}.{attr}")
         except Exception:  # noqa: BLE001 (the judge's own line that uses it says what is missing)
             continue
         names[name] = value

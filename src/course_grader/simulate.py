@@ -137,7 +137,8 @@ def secret_lines(course: Course, regions: tuple[str, ...] = ("HIDDEN TESTS", "SO
                         inside = True
                     elif line.strip() == f"### END {region}":
                         inside = False
-                    elif inside and len(line.strip()) > 12 and json.dumps(line.strip())[1:-1] not in public:
+                    elif inside and len(line.strip()) > 12 and json.dumps(line.strip())[1:-1] not in public \
+                            and not line.strip().startswith("from course_grader.observe import"):  # the same in all
                         secret.add((lesson, region, line.strip()))
     return secret
 
