@@ -2,9 +2,12 @@
 
 import datetime
 import json
+import sys
 from pathlib import Path
 
 RESULTS = Path(__file__).parent / "results"
+# The simulated students live with the tests' support code (tests/simulate.py).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 
 def cpu_seconds(uid: int) -> float:

@@ -20,9 +20,10 @@ import tempfile
 import time
 from pathlib import Path
 
+import simulate
 from _common import report
 
-from course_grader import batch, simulate
+from course_grader.jobs import batch
 
 ROOT = Path(__file__).resolve().parents[1]
 

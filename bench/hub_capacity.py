@@ -27,11 +27,11 @@ from pathlib import Path
 import nbformat
 import psutil
 from _common import cpu_seconds, report
+from simulate import completed_copy
 
 from classroom.accounts import run_as
-from classroom.environment import env_bin
 from classroom.api import scratch_classroom
-from course_grader.simulate import completed_copy
+from classroom.environment import env_bin
 
 ROOT = Path(__file__).resolve().parents[1]
 PREFIX = "fcb-"

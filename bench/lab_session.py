@@ -39,12 +39,12 @@ from pathlib import Path
 import nbformat
 import psutil
 from _common import cpu_seconds, report
+from simulate import completed_copy
 
 from classroom.accounts import run_as
 from classroom.api import KernelSession, scratch_classroom
 from classroom.environment import env_bin
 from classroom.isolation import memory_used
-from course_grader.simulate import completed_copy
 
 PREFIX = "fcl-"
 INSTRUCTOR = f"{PREFIX}teacher"

@@ -23,7 +23,7 @@ def _quiet_and_seeded(monkeypatch):
 @pytest.fixture(scope="session")
 def bwrap():
     """bubblewrap, installed with apt-get where missing (as root); its absence is an error, not a skip."""
-    from course_grader import sandbox
+    from course_grader.kernel import sandbox
 
     if shutil.which("bwrap") is None and os.geteuid() == 0 and shutil.which("apt-get"):
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}

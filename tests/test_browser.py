@@ -22,8 +22,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-
-from course_grader.simulate import completed_copy
+from simulate import completed_copy
 
 pytestmark = pytest.mark.browser
 

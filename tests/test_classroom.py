@@ -43,7 +43,7 @@ def test_the_course_and_the_grader_never_import_the_classroom_server():
         users = [path for path, names in _imports(ROOT / "src" / package).items() if "classroom" in names]
         assert not users, f"{package} imports classroom in {users}"
     # ... while the classroom server uses the grader's exchange classes by name in the instructor's config.
-    assert "course_grader.exchange.SafeCollect" in (ROOT / "src" / "classroom" / "course.py").read_text()
+    assert "course_grader.intake.exchange.SafeCollect" in (ROOT / "src" / "classroom" / "course.py").read_text()
 
 
 def test_the_hub_command_comes_from_the_classroom_package_by_entry_point():

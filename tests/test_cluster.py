@@ -32,9 +32,12 @@ from distributed import Client
 sys.path.insert(0, str(Path(__file__).parent))
 import grading_fixture as fx  # noqa: E402
 
-from course_grader import batch, cluster, execute, jobs, sandbox, workflow  # noqa: E402
-from course_grader.checks import inspect  # noqa: E402
+from course_grader import workflow  # noqa: E402
 from course_grader.course import GradingError  # noqa: E402
+from course_grader.intake.checks import inspect  # noqa: E402
+from course_grader.jobs import batch, cluster
+from course_grader.jobs import job as jobs
+from course_grader.kernel import execute, sandbox
 from finetune_course.cli import main  # noqa: E402
 
 LIMITS = sandbox.Limits(cell_seconds=10, notebook_seconds=45)
@@ -141,7 +144,7 @@ def test_a_worker_killed_mid_job_has_its_job_rerun_and_the_csv_is_the_same(cours
     assert killed, "no worker was busy to kill"
     assert not [r for r in reports if r.status == "failed"]
     time.sleep(1)  # the killed worker's job notices within half a second and stops with its kernel
-    left = subprocess.run(["pgrep", "-f", "course_grader.worker .*/grading-"], capture_output=True, text=True)
+    left = subprocess.run(["pgrep", "-f", "course_grader.jobs.worker .*/grading-"], capture_output=True, text=True)
     assert left.stdout.split() == [], "a grading job outlived the worker that ran it"
     assert workflow.export_csv(course, tmp_path / "grades.csv").read_text() == local_csv
 
@@ -177,7 +180,7 @@ def test_an_unreachable_scheduler_fails_fast_and_says_what_to_do(course, capsys)
 
 
 def test_the_docs_slurm_job_script_is_the_one_rendered(capsys):
-    from course_grader import slurm
+    from course_grader.jobs import slurm
 
     page = (Path(__file__).resolve().parents[1] / "docs" / "grading-on-a-cluster.md").read_text()
     shown = page.split("<!-- slurm-job-script -->\n```bash\n", 1)[1].split("```", 1)[0]
@@ -197,7 +200,7 @@ def test_a_scheduler_without_workers_is_an_error_not_a_wait(course):
 
 
 def test_a_job_runs_without_the_environment_dask_sets_for_its_own_workers(monkeypatch):
-    from course_grader import runner
+    from course_grader.jobs import runner
 
     before = os.environ.get("OMP_NUM_THREADS")
     # A Dask nanny gives its workers MALLOC_TRIM_THRESHOLD_=65536 and one thread for numpy's libraries;

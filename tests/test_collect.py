@@ -21,12 +21,14 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 import grading_fixture as fx  # noqa: E402
 
-from course_grader import cli, jobs, sandbox, workflow  # noqa: E402
-from course_grader.checks import inspect  # noqa: E402
-from course_grader.collect import MIB, NAMES, CollectLimits  # noqa: E402
+from course_grader import cli, workflow  # noqa: E402
 from course_grader.course import GradingError, check_student_id, load_course  # noqa: E402
-from course_grader.merge import merge  # noqa: E402
-from course_grader.platforms import student_id_from_name  # noqa: E402
+from course_grader.intake.checks import inspect  # noqa: E402
+from course_grader.intake.collect import MIB, NAMES, CollectLimits  # noqa: E402
+from course_grader.intake.platforms import student_id_from_name  # noqa: E402
+from course_grader.jobs import job as jobs
+from course_grader.jobs.merge import merge  # noqa: E402
+from course_grader.kernel import sandbox
 
 LESSON = fx.LESSON
 NB = f"{LESSON}.ipynb"

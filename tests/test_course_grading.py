@@ -24,10 +24,12 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
+import simulate
 import wrong_answers  # noqa: E402
 
-from course_grader import batch, simulate, workflow  # noqa: E402
-from course_grader.merge import Report  # noqa: E402
+from course_grader import workflow  # noqa: E402
+from course_grader.jobs import batch
+from course_grader.jobs.merge import Report  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 CLASS = ("ada", "blank", "bo")

@@ -23,11 +23,13 @@ from nbgrader.plugins import CsvExportPlugin
 sys.path.insert(0, str(Path(__file__).parent))
 import grading_fixture as fx  # noqa: E402
 
-from course_grader import batch, cli, sandbox, workflow  # noqa: E402
+from course_grader import cli, workflow  # noqa: E402
 from course_grader.course import GradingError  # noqa: E402
-from course_grader.export import FORMATS, GradesCsv  # noqa: E402
-from course_grader.gradebooks import CanvasGradebook, MoodleGradebook  # noqa: E402
-from course_grader.late import PenaltyPerHour  # noqa: E402
+from course_grader.jobs import batch
+from course_grader.kernel import sandbox
+from course_grader.results.export import FORMATS, GradesCsv  # noqa: E402
+from course_grader.results.gradebooks import CanvasGradebook, MoodleGradebook  # noqa: E402
+from course_grader.results.late import PenaltyPerHour  # noqa: E402
 
 BIN = Path(sys.executable).parent
 DUE = dt.datetime(2026, 12, 1, 12, 0, 0)
@@ -120,8 +122,8 @@ def test_grades_csv_shows_raw_score_penalty_and_final_score(gradebook_db, tmp_pa
 
 def test_stock_nbgrader_export_loads_our_plugins(gradebook_db, tmp_path):
     # What `nbgrader export --exporter=...` does with the class named on its command line.
-    for exporter, name in (("course_grader.export.GradesCsv", "grades.csv"),
-                           ("course_grader.gradebooks.CanvasGradebook", "canvas.csv")):
+    for exporter, name in (("course_grader.results.export.GradesCsv", "grades.csv"),
+                           ("course_grader.results.gradebooks.CanvasGradebook", "canvas.csv")):
         done = subprocess.run([str(BIN / "nbgrader"), "export", f"--exporter={exporter}", f"--db={gradebook_db}",
                                "--course=fixture-course", f"--to={tmp_path / name}"], cwd=tmp_path,
                               capture_output=True, text=True)
@@ -158,7 +160,7 @@ def test_penalty_per_hour_counts_each_started_hour():
 def test_a_late_submission_loses_the_penalty_the_course_config_sets(tmp_path, bwrap):
     course = fx.make_course(tmp_path)
     with open(course.config_file, "a") as config:
-        config.write('c.AssignLatePenalties.plugin_class = "course_grader.late.PenaltyPerHour"\n'
+        config.write('c.AssignLatePenalties.plugin_class = "course_grader.results.late.PenaltyPerHour"\n'
                      "c.PenaltyPerHour.penalty_per_hour = 1\n")
     (course.grader / workflow.DUE_DATES).write_text(json.dumps({fx.LESSON: "2026-12-01 12:00:00 UTC"}))
     workflow.release(course)

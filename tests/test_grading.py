@@ -22,11 +22,14 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 import grading_fixture as fx  # noqa: E402
+import simulate
 
+from course_grader import workflow  # noqa: E402
+from course_grader.course import GradingError, load_course  # noqa: E402
+from course_grader.jobs import batch
+from course_grader.kernel import sandbox
 from finetune_course.bundle import bundle  # noqa: E402
 from finetune_course.cli import main  # noqa: E402
-from course_grader import batch, sandbox, simulate, workflow  # noqa: E402
-from course_grader.course import GradingError, load_course  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -243,7 +246,7 @@ def test_the_course_is_the_current_directorys_never_the_installed_packages(tmp_p
 
 
 def test_every_limit_comes_from_limits(capsys):
-    from course_grader.execute import GuardedExecute
+    from course_grader.kernel.execute import GuardedExecute
 
     default = sandbox.Limits()
     assert default.job_seconds(2) == 2 * default.notebook_seconds + default.job_margin_seconds
@@ -355,17 +358,19 @@ def test_the_grader_imports_nothing_from_the_course_it_grades(tmp_path):
     blocker.write_text("raise ImportError('the grader imported the course package')\n")
     import course_grader
 
-    modules = sorted(p.stem for p in Path(course_grader.__file__).parent.glob("*.py") if p.stem != "__main__")
+    package = Path(course_grader.__file__).parent
+    modules = sorted(".".join(p.relative_to(package).with_suffix("").parts).removesuffix(".__init__")
+                     for p in package.rglob("*.py") if p.stem != "__main__")
     code = "import importlib\nfor m in %r:\n    importlib.import_module('course_grader.' + m)\n" % modules
     done = subprocess.run([sys.executable, "-c", code], env={"PYTHONPATH": str(tmp_path), "PATH": str(BIN)},
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert len(modules) >= 15
+    assert len(modules) >= 25 and "kernel.warden" in modules and "results.render" in modules
 
 
 def test_calibration_times_every_code_cell_of_the_solution_and_grades_no_one(released_fixture, bwrap):
-    from course_grader.calibrate import calibrate
-    from course_grader.execute import cell_key
+    from course_grader.jobs.calibrate import calibrate
+    from course_grader.kernel.execute import cell_key
 
     course, _ = released_fixture
     times = calibrate(course, jobs=1)
@@ -432,7 +437,7 @@ def test_stock_nbgrader_zip_collect_reads_a_canvas_export_with_our_collector(rel
         z.writestr("doejane_123_456_fixture.ipynb", data)
         z.writestr("smithbob_late_124_457_fixture-1.ipynb", data)
     done = subprocess.run([str(BIN / "nbgrader"), "zip_collect", fx.LESSON,
-                           "--collector=course_grader.platforms.CanvasFileNames"], cwd=course.grader,
+                           "--collector=course_grader.intake.platforms.CanvasFileNames"], cwd=course.grader,
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-3000:]
     assert sorted(p.relative_to(course.submitted).as_posix() for p in course.submitted.glob("*/*/*.ipynb")) == \
@@ -454,7 +459,7 @@ def test_without_the_grader_grade_says_it_is_not_in_the_student_bundle(tmp_path)
 
 def test_feedback_quotes_a_hidden_checks_message_but_not_a_solution_line_a_student_printed():
     """A hidden assert's message may name a solution line on purpose; a student's output holding one is removed."""
-    from course_grader.feedback import REDACTED, StudentFeedback, secret_lines
+    from course_grader.results.feedback import REDACTED, StudentFeedback, secret_lines
     source = nbformat.v4.new_notebook(cells=[
         nbformat.v4.new_code_cell("def train(optimizer):\n    ### BEGIN SOLUTION\n    optimizer.zero_grad()\n"
                                   "    ### END SOLUTION", metadata={"nbgrader": {"solution": True, "grade": False,
@@ -491,7 +496,7 @@ def test_feedback_table_of_contents_names_each_test_by_what_it_checks():
     import nbgrader
     from traitlets.config import Config
 
-    from course_grader.feedback import FeedbackExporter, test_name
+    from course_grader.results.feedback import FeedbackExporter, test_name
     assert test_name('"""square squares numbers."""\nassert square(3) == 9') == "square squares numbers."
     assert test_name("assert True") is None and test_name("def (") is None
     nb = nbformat.v4.new_notebook(cells=[
@@ -510,3 +515,33 @@ def test_feedback_table_of_contents_names_each_test_by_what_it_checks():
     toc = page[page.index('<div id="toc">'):page.index("</ol>")]
     assert '<a href="#test_square">square squares &lt;numbers&gt;.</a>' in toc, toc
     assert '<a href="#test_bare">Test cell</a>' in toc, toc  # no docstring: nbgrader's own words
+
+
+def test_the_graders_groups_import_one_way():
+    """Each group of course_grader imports only the groups below it (course_grader/__init__.py says which)."""
+    import ast
+
+    import course_grader
+
+    rank = {"observe": 0, "course": 0, "judge": 1, "kernel": 2, "intake": 2, "results": 3, "jobs": 4,
+            "workflow": 5, "cli": 6, "__main__": 7}
+    allowed_upward = {("jobs/slurm.py", "cli")}  # a command of its own that ends in `grade autograde`
+    package = Path(course_grader.__file__).parent
+    wrong = []
+    for path in sorted(package.rglob("*.py")):
+        relative = path.relative_to(package)
+        me = relative.parts[0].removesuffix(".py")
+        if me == "__init__":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = []
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "course_grader":
+                parts = node.module.split(".")
+                names = [parts[1]] if len(parts) > 1 else [a.name for a in node.names]
+            elif isinstance(node, ast.Import):
+                names = [a.name.split(".")[1] for a in node.names if a.name.startswith("course_grader.")]
+            for target in names:
+                if target != me and rank.get(target, 99) >= rank[me] \
+                        and (relative.as_posix(), target) not in allowed_upward:
+                    wrong.append(f"{relative} imports {target}")
+    assert wrong == []

@@ -27,16 +27,15 @@ import threading
 import time
 from pathlib import Path
 
+import classroom_support
 import nbformat
 import pytest
+from simulate import completed_copy, expected_scores, rounds, secret_lines
 
-import classroom_support
-
+from classroom.api import scratch_classroom
 from classroom.checks import check
 from classroom.settings import COURSE_ID, HubError, Settings, read_roster
-from classroom.api import scratch_classroom
-from course_grader.feedback import explanations
-from course_grader.simulate import completed_copy, expected_scores, rounds, secret_lines
+from course_grader.results.feedback import explanations
 
 pytestmark = pytest.mark.hub
 

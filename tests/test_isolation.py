@@ -21,8 +21,11 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 import grading_fixture as fx  # noqa: E402
 
-from course_grader import batch, exchange, sandbox, workflow  # noqa: E402
+from course_grader import workflow  # noqa: E402
 from course_grader.course import load_course  # noqa: E402
+from course_grader.intake import exchange
+from course_grader.jobs import batch
+from course_grader.kernel import sandbox
 
 LESSON = fx.LESSON
 NB = f"{LESSON}.ipynb"

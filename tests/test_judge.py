@@ -162,7 +162,8 @@ def test_in_the_grading_kernel_observe_is_the_wardens_even_where_the_notebook_de
     could replace); the verdict line carries the observations."""
     script = textwrap.dedent('''
         import json, os, sys
-        from course_grader import kernel, judge
+        from course_grader import judge
+        from course_grader.kernel import warden as kernel
         read, write = os.pipe()
         import builtins
         ns = {"__builtins__": builtins, "double": lambda x: 2 * x, "observe": lambda **k: None}

@@ -142,7 +142,7 @@ def test_nbgrader_validate_passes_a_solution_and_fails_its_untouched_lesson():
 
 def test_grader_cell_times_cover_every_code_cell_of_every_lesson():
     """grader/cell_times.json (per-cell time limits) must be refreshed when a lesson's code changes."""
-    from course_grader.execute import cell_key
+    from course_grader.kernel.execute import cell_key
 
     times = json.loads((ROOT / "grader" / "cell_times.json").read_text())
     for lesson in LESSONS:
@@ -306,7 +306,7 @@ def test_quiz_blanks_do_not_read_as_python():
 
 def test_cells_that_take_long_say_so_beforehand():
     """Where a cell took 10 s or more in the grader's calibration (2 cores), the text before it says how long."""
-    from course_grader.execute import cell_key
+    from course_grader.kernel.execute import cell_key
 
     times = json.loads((ROOT / "grader" / "cell_times.json").read_text())
     long_cells = 0
@@ -345,8 +345,8 @@ def test_visible_tests_catch_what_their_docstrings_promise(lesson, tmp_path):
     from nbclient import NotebookClient
 
     sys.path.insert(0, str(ROOT / "tests"))
+    import simulate
     import wrong_answers
-    from course_grader import simulate
 
     wrongs = [v for v in wrong_answers.variants(lesson) if v.why in CAUGHT_BY_THE_VISIBLE_TEST[lesson]]
     assert len(wrongs) == len(CAUGHT_BY_THE_VISIBLE_TEST[lesson]) and not any(v.right for v in wrongs)

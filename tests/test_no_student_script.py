@@ -8,7 +8,7 @@ headless Chromium opens
 
 - the feedback page, as a file (as a student opens it, or the instructor from a zip);
 - the formgrader's view of the autograded notebook, served by a Jupyter server with nbgrader's
-  formgrader whose nbgrader config calls ``course_grader.render.configure_formgrader(c)`` (as the
+  formgrader whose nbgrader config calls ``course_grader.results.render.configure_formgrader(c)`` (as the
   instructor's server on the classroom hub must), as the instructor opens it in their own session;
 
 and no mark is set, while the formgrader's own scripts still run. As a control, the same
@@ -28,7 +28,10 @@ sys.path.insert(0, str(Path(__file__).parent))
 import grading_fixture as fx  # noqa: E402
 from test_browser import _free_port, jupyter_server  # noqa: E402
 
-from course_grader import batch, render, sandbox, workflow  # noqa: E402
+from course_grader import workflow  # noqa: E402
+from course_grader.jobs import batch
+from course_grader.kernel import sandbox
+from course_grader.results import render
 
 pytestmark = pytest.mark.browser
 
@@ -124,7 +127,7 @@ def formgrader(graded, tmp_path_factory):
     # The instructor's server loads the nbgrader config in its Jupyter config folder (as the classroom hub's does).
     (runtime / "config").mkdir()
     (runtime / "config" / "nbgrader_config.py").write_text(
-        "from course_grader.render import configure_formgrader\nconfigure_formgrader(c)  # noqa: F821\n")
+        "from course_grader.results.render import configure_formgrader\nconfigure_formgrader(c)  # noqa: F821\n")
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "JUPYTER_RUNTIME_DIR": str(runtime),
            "JUPYTER_CONFIG_DIR": str(runtime / "config")}
     command = [str(BIN / "jupyter"), "server", "--no-browser", f"--port={port}", "--ServerApp.ip=127.0.0.1",

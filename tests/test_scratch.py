@@ -23,7 +23,9 @@ from nbformat.v4 import new_code_cell
 sys.path.insert(0, str(Path(__file__).parent))
 import grading_fixture as fx  # noqa: E402
 
-from course_grader import batch, sandbox, workflow  # noqa: E402
+from course_grader import workflow  # noqa: E402
+from course_grader.jobs import batch
+from course_grader.kernel import sandbox
 
 LESSON = fx.LESSON
 NB = f"{LESSON}.ipynb"

@@ -14,6 +14,6 @@ By job, each module using only those listed before it:
 - :mod:`.server`: setting up, starting, removing; :mod:`.cli`: the command;
 - :mod:`.api`: the hub's REST API and a user's kernels, for scripts, benches and tests.
 
-It uses the grader (:mod:`course_grader.exchange`'s classes, by name in the instructor's config) and the
+It uses the grader (:mod:`course_grader.intake.exchange`'s classes, by name in the instructor's config) and the
 course's package; neither of those imports it (``finetune-course`` finds ``hub`` by an entry point).
 """

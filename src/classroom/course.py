@@ -45,13 +45,13 @@ def instructor_course(settings: Settings, bin_dir: Path) -> Path:
         exchange = settings.directory / "exchange"
         with open(config, "a") as out:
             out.write("\n# Added by finetune-course hub: the classroom server's exchange, collected and released\n"
-                      "# by the course's own classes (see course_grader.exchange); stock autograde and\n"
+                      "# by the course's own classes (see course_grader.intake.exchange); stock autograde and\n"
                       "# generate_feedback stop and name the course's commands instead.\n")
             out.write(_config_line("Exchange.root", str(exchange)))
-            out.write(_config_line("ExchangeFactory.collect", "course_grader.exchange.SafeCollect"))
-            out.write(_config_line("ExchangeFactory.release_assignment", "course_grader.exchange.SafeReleaseAssignment"))
-            out.write(_config_line("Autograde.autograde_preprocessors", ["course_grader.exchange.UseCourseGrader"]))
-            out.write(_config_line("GenerateFeedback.preprocessors", ["course_grader.exchange.UseCourseGrader"]))
+            out.write(_config_line("ExchangeFactory.collect", "course_grader.intake.exchange.SafeCollect"))
+            out.write(_config_line("ExchangeFactory.release_assignment", "course_grader.intake.exchange.SafeReleaseAssignment"))
+            out.write(_config_line("Autograde.autograde_preprocessors", ["course_grader.intake.exchange.UseCourseGrader"]))
+            out.write(_config_line("GenerateFeedback.preprocessors", ["course_grader.intake.exchange.UseCourseGrader"]))
         chown_tree(course, account.pw_uid, account.pw_gid)
         course.chmod(0o700)
     if not (course / "lessons").is_dir():  # released below, once: the gradebook is the instructor's from then on
@@ -110,7 +110,7 @@ def jupyter_config(settings: Settings) -> dict[str, Path]:
                          "# noqa: F821\n")
             # The formgrader's view of a submission: sanitised, with a Content-Security-Policy (not in the course's
             # own config, which stock generate_feedback would read too).
-            lines.append("from course_grader.render import configure_formgrader  # noqa: E402\n")
+            lines.append("from course_grader.results.render import configure_formgrader  # noqa: E402\n")
             lines.append("configure_formgrader(c)\n")
         lines += [_config_line("CourseDirectory.course_id", COURSE_ID), _config_line("Exchange.root", str(exchange)),
                   _config_line("KernelManager.transport", "ipc")]

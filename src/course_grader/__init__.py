@@ -1,26 +1,20 @@
 """course_grader: autograding of any nbgrader course, sandboxed, in parallel, on Dask.
 
-The instructor's pipeline (``finetune-course grade STEP`` or ``python -m course_grader STEP``):
+The instructor's pipeline is ``finetune-course grade STEP`` (or ``python -m course_grader STEP``):
+:mod:`.cli` and :mod:`.workflow` (release, feedback, the entry points of the groups below) over
+:mod:`.course` (the course's folders, from its nbgrader config). The rest is grouped by job, each
+group a subpackage; arrows point one way, from top to bottom:
 
-- :mod:`.course`: the course's folders, from its nbgrader config;
-- :mod:`.workflow`: release and feedback, and the entry points of :mod:`.collect` (folders and
-  learning platforms' zips, through nbgrader's zip_collect plugins in :mod:`.platforms`) and
-  :mod:`.export` (nbgrader ExportPlugins: the CSV, and Canvas and Moodle gradebook imports in
-  :mod:`.gradebooks`); :mod:`.late`: a late-penalty policy, nbgrader's LateSubmissionPlugin;
-- :mod:`.batch`: a batch of submissions: :mod:`.checks` before anything runs, self-contained
-  :mod:`.jobs` run on Dask (:mod:`.cluster`: this machine's cores or a cluster), the serial
-  :mod:`.merge` into the gradebook and the reports; :mod:`.calibrate`: per-cell time limits;
-- :mod:`.worker`: one job (stock ``nbgrader autograde`` of one student's lesson);
-- :mod:`.execute`: nbgrader's Execute step with time limits, crash handling, an output cap, and
-  test cells decided by the warden's verdict and the judge, not by their outputs;
-- :mod:`.observe`: what a hidden test hands over from the student's kernel, as plain data;
-  :mod:`.judge`: the lines after ``### JUDGE``, run in the grader's process on those observations;
-- :mod:`.kernel`: the grading kernel, whose audit-hook warden runs the test cells it compiled
-  (:mod:`.testcell`) before any student code and writes each verdict with a secret;
-  :mod:`.guard`: what the kernel must know of a lesson (watched modules, imported names);
-- :mod:`.sandbox`: the bubblewrap kernel spec, the whole-submission :class:`~.sandbox.Watchdog`
-  and every limit (:class:`~.sandbox.Limits`);
-- :mod:`.simulate`: simulated students for tests and benchmarks; :mod:`.slurm`: workers as Slurm jobs.
+- :mod:`.jobs`: a batch of submissions as self-contained jobs, workers on this machine's cores or
+  a Dask cluster, the serial merge into the gradebook, per-cell time limits;
+- :mod:`.intake`: taking submissions in (a folder, a learning platform's zip, the exchange) and
+  the checks every notebook passes before anything of it runs;
+- :mod:`.results`: what students and the instructor get back (feedback, sanitised; grade exports);
+- :mod:`.kernel`: the sandboxed kernel and what it observes; nbgrader's Execute step driving it;
+- :mod:`.judge`: the lines after ``### JUDGE`` of each hidden test, run in the grader's process on
+  what the kernel observed; :mod:`.observe`: that plain data, as the kernel hands it over (source
+  notebooks import ``observe`` and ``seen`` from it).
 
-Imports nothing from the course it grades; not part of the student bundle.
+Imports nothing from the course it grades; not part of the student bundle. The simulated
+students of the tests and benches live with the tests (``tests/simulate.py``).
 """

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from course_grader.sandbox import Limits
+from course_grader.kernel.sandbox import Limits
 
 
 @dataclass(frozen=True)
@@ -78,9 +78,11 @@ def add_arguments(parser: argparse.ArgumentParser, extra_steps: dict[str, Step] 
 
 
 def run(args: argparse.Namespace, extra_steps: dict[str, Step] | None = None, prog: str = "course-grader") -> int:
-    from course_grader import batch, calibrate, sandbox, workflow
-    from course_grader.jobs import CELL_TIMES
+    from course_grader import workflow
     from course_grader.course import GradingError, load_course
+    from course_grader.jobs import batch, calibrate
+    from course_grader.jobs.job import CELL_TIMES
+    from course_grader.kernel import sandbox
 
     try:
         course = load_course(args.config)
@@ -90,12 +92,12 @@ def run(args: argparse.Namespace, extra_steps: dict[str, Step] | None = None, pr
             lessons = workflow.release(course)
             print(f"released {len(lessons)} lessons into {course.release}; gradebook: {course.db_url}")
         elif args.step == "publish":
-            from course_grader import exchange
+            from course_grader.intake import exchange
 
             lessons = exchange.publish(course, args.lesson)
             print(f"released {', '.join(lessons)} to the exchange {exchange.exchange_root(course)}: students can Fetch")
         elif args.step == "return":
-            from course_grader import exchange
+            from course_grader.intake import exchange
 
             returned = exchange.return_feedback(course, args.lesson)
             print(f"feedback of {len(returned)} submissions in the exchange: students can Fetch Feedback")
@@ -103,7 +105,7 @@ def run(args: argparse.Namespace, extra_steps: dict[str, Step] | None = None, pr
             if args.exchange == bool(args.source):
                 raise GradingError("collect takes either a SOURCE folder or zip, or --exchange --lesson LESSON")
             if args.exchange:
-                from course_grader import exchange
+                from course_grader.intake import exchange
 
                 if not args.lesson:
                     raise GradingError("collect --exchange: say which lesson with --lesson LESSON")

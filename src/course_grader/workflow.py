@@ -21,9 +21,9 @@ import shutil
 import zipfile
 from pathlib import Path
 
-from course_grader.collect import Collected, collect
 from course_grader.course import Course, GradingError
-from course_grader.export import CSV_COLUMNS, FORMATS, export_csv, grade_rows
+from course_grader.intake.collect import Collected, collect
+from course_grader.results.export import CSV_COLUMNS, FORMATS, export_csv, grade_rows
 
 __all__ = ["CSV_COLUMNS", "DUE_DATES", "FORMATS", "Collected", "collect", "due_dates", "export_csv", "feedback",
            "grade_rows", "release"]
@@ -89,8 +89,13 @@ def feedback(course: Course, lessons: list[str] | None = None, show_explanations
     from nbgrader.converters import GenerateFeedback
     from nbgrader.preprocessors import GetGrades
 
-    from course_grader.feedback import FeedbackExporter, StudentFeedback, course_explanations, course_secret_lines
-    from course_grader.render import ScriptPolicy, feedback_settings
+    from course_grader.results.feedback import (
+        FeedbackExporter,
+        StudentFeedback,
+        course_explanations,
+        course_secret_lines,
+    )
+    from course_grader.results.render import ScriptPolicy, feedback_settings
 
     for lesson in lessons or course.lessons():
         if any(course.autograded.glob(f"*/{lesson}")):

@@ -21,9 +21,11 @@ import importlib
 import re
 from dataclasses import dataclass
 
-from course_grader import guard, simulate
+import simulate
+from simulate import Variant
+
 from course_grader.course import Course
-from course_grader.simulate import Variant
+from course_grader.kernel import guard
 
 TABLES = {
     "01_why_finetune": "l01_why_finetune", "02_freezing": "l02_freezing",

@@ -10,9 +10,10 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import wrong_answers  # noqa: E402
+import simulate
 
-from course_grader import batch, simulate  # noqa: E402
+import wrong_answers  # noqa: E402
+from course_grader.jobs import batch  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -1,6 +1,6 @@
 """Lesson 01: loading pretrained weights."""
 
-from course_grader.simulate import right, wrong
+from simulate import right, wrong
 
 LESSON = "01_why_finetune"
 VARIANTS = [

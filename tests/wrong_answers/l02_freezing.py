@@ -1,6 +1,6 @@
 """Lesson 02: freezing."""
 
-from course_grader.simulate import right, wrong
+from simulate import right, wrong
 
 LESSON = "02_freezing"
 VARIANTS = [

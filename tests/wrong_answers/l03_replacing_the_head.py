@@ -1,6 +1,6 @@
 """Lesson 03: replacing the head."""
 
-from course_grader.simulate import right, wrong
+from simulate import right, wrong
 
 LESSON = "03_replacing_the_head"
 VARIANTS = [

@@ -1,6 +1,6 @@
 """Lesson 04: optimizers."""
 
-from course_grader.simulate import right, wrong
+from simulate import right, wrong
 
 LESSON = "04_optimizers"
 VARIANTS = [

@@ -1,6 +1,6 @@
 """Lesson 05: the training loop."""
 
-from course_grader.simulate import right, wrong
+from simulate import right, wrong
 
 LESSON = "05_training_loop"
 _STEP = "optimizer.zero_grad()\noutputs = model(inputs)\nloss = criterion(outputs, {y})\nloss.backward()\noptimizer.step()"

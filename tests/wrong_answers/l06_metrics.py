@@ -1,6 +1,6 @@
 """Lesson 06: metrics."""
 
-from course_grader.simulate import right, wrong
+from simulate import right, wrong
 
 LESSON = "06_metrics"
 VARIANTS = [

@@ -1,6 +1,6 @@
 """Lesson 07: staged fine-tuning."""
 
-from course_grader.simulate import right, wrong
+from simulate import right, wrong
 
 LESSON = "07_staged_finetuning"
 VARIANTS = [

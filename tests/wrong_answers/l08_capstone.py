@@ -1,6 +1,6 @@
 """Lesson 08: the capstone, torch and torchvision alone."""
 
-from course_grader.simulate import right, wrong
+from simulate import right, wrong
 
 LESSON = "08_capstone"
 _STEP = ("optimizer.zero_grad()\nloss = criterion(model(inputs), labels)\nloss.backward()\noptimizer.step()")

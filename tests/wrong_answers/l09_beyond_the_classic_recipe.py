@@ -1,6 +1,6 @@
 """Lesson 09: beyond the classic recipe."""
 
-from course_grader.simulate import right, wrong
+from simulate import right, wrong
 
 LESSON = "09_beyond_the_classic_recipe"
 _GROUPS = ("groups = []\nfor block, depth in depth_of.items():\n"

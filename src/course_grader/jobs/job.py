@@ -4,7 +4,7 @@ A job is self-contained, so a worker on another machine needs no shared file sys
 course's part (:class:`CourseData`: the nbgrader config, a copy of the gradebook without any
 student in it, the lessons' non-notebook files) is sent once per worker, and each job
 (:class:`Job`) carries one student's notebooks for one lesson. The worker runs it with
-:func:`course_grader.runner.run_job`, which returns a :class:`JobResult`: the grades and the
+:func:`course_grader.jobs.runner.run_job`, which returns a :class:`JobResult`: the grades and the
 autograded files, as data.
 """
 
@@ -17,9 +17,9 @@ from pathlib import Path
 
 import nbformat
 
-from course_grader import guard, sandbox
-from course_grader.checks import Submission
 from course_grader.course import Course
+from course_grader.intake.checks import Submission
+from course_grader.kernel import guard, sandbox
 
 CELL_TIMES = "cell_times.json"
 
@@ -154,7 +154,7 @@ def guard_names(course: Course, lesson: str) -> dict[str, dict[str, str]]:
 def expected_seconds(job: Job) -> float:
     """What the job's cells took in the calibration (``grade calibrate``), for the cells its notebooks hold:
     the batch starts the longest jobs first, so that no long one is left running alone at the end."""
-    from course_grader.execute import cell_key
+    from course_grader.kernel.execute import cell_key
 
     total = 0.0
     for name, data in job.files.items():

@@ -1,12 +1,12 @@
 """One grading job: stock ``nbgrader autograde`` of one student's lesson, in a private course folder.
 
-Run by :func:`course_grader.runner.run_job` as ``python -m course_grader.worker JOB_FOLDER``. The
+Run by :func:`course_grader.jobs.runner.run_job` as ``python -m course_grader.jobs.worker JOB_FOLDER``. The
 job folder holds ``job.json`` (what to grade and how), ``grader/nbgrader_config.py`` (the
 course's config), ``gradebook.db`` (a private copy of the course gradebook), ``source/<lesson>/``
 (the lesson's other files), ``submitted/<student>/<lesson>/`` (the checked submission) and,
 afterwards, ``autograded/`` and ``result.json``. Working on a private gradebook is what lets
 jobs run in parallel: nbgrader's SQLite gradebook is written by one process only, the batch,
-when it merges the results (see :mod:`course_grader.merge`).
+when it merges the results (see :mod:`course_grader.jobs.merge`).
 """
 
 from __future__ import annotations
@@ -22,16 +22,21 @@ from pathlib import Path
 # No notebook schema uses those formats; without the module jsonschema just has no iri checker.
 sys.modules.setdefault("rfc3987_syntax", None)
 
-from course_grader import sandbox  # noqa: E402
 from course_grader.course import load_config  # noqa: E402
+from course_grader.kernel import sandbox  # noqa: E402
 
 
 def autograde_preprocessors():
     from nbconvert.preprocessors import ClearMetadataPreprocessor
-    from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, IgnorePattern, LimitOutput,
-                                        SaveAutoGrades)
+    from nbgrader.preprocessors import (
+        AssignLatePenalties,
+        CheckCellMetadata,
+        IgnorePattern,
+        LimitOutput,
+        SaveAutoGrades,
+    )
 
-    from course_grader.execute import GuardedExecute
+    from course_grader.kernel.execute import GuardedExecute
 
     return [GuardedExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades,
             AssignLatePenalties, CheckCellMetadata]

@@ -41,7 +41,7 @@ class Limits:
     """What one notebook may use when graded, and how long to wait for a cluster: every time and memory
     limit of the grader, in one place.
 
-    The CLI's defaults, the executor's (:class:`~course_grader.execute.GuardedExecute`) and the
+    The CLI's defaults, the executor's (:class:`~course_grader.kernel.execute.GuardedExecute`) and the
     batch's time limit per job all come from here. Wall-clock limits are enforced by the executor; the
     kernel's memory, CPU time and file size by ``prlimit`` in the sandbox.
     """

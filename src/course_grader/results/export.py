@@ -6,7 +6,7 @@ and from each grading report (``grader/reports/LESSON/STUDENT.json``) the status
 and the tests that lost points. :func:`export_csv` runs it, or a platform's gradebook
 (:mod:`.gradebooks`), the way ``nbgrader export`` runs an ``--exporter``: instantiated with the
 course's config, then ``export(gradebook)``. From ``grader/``, stock nbgrader does the same with
-``nbgrader export --exporter=course_grader.export.GradesCsv --to grades.csv``.
+``nbgrader export --exporter=course_grader.results.export.GradesCsv --to grades.csv``.
 """
 
 from __future__ import annotations
@@ -20,7 +20,11 @@ from nbgrader.plugins import ExportPlugin
 from traitlets import Unicode
 
 from course_grader.course import Course, GradingError
-from course_grader.gradebooks import CanvasGradebook, MoodleGradebook, lesson_scores
+from course_grader.results.gradebooks import (
+    CanvasGradebook,
+    MoodleGradebook,
+    lesson_scores,
+)
 
 CSV_COLUMNS = ["student_id", "lesson", "raw_score", "late_penalty", "score", "max_score", "seconds_late", "status",
                "reasons", "failed_tests"]
@@ -92,7 +96,7 @@ def given_to_students(course: Course, gradebook: Gradebook, released: list[str])
     """The lessons a grade export counts by default. In a course with an exchange (a classroom server: lessons are
     published one by one), those published there or handed in by someone: a lesson not given out yet is no one's
     missing 0. Without an exchange, every lesson in the gradebook."""
-    from course_grader.exchange import exchange_root
+    from course_grader.intake.exchange import exchange_root
 
     outbound = exchange_root(course) / course.course_id / "outbound"
     if not outbound.is_dir():

@@ -1,6 +1,6 @@
 """Grading on a Slurm cluster: Dask workers as Slurm jobs (dask-jobqueue), the batch from the login node.
 
-    python -m course_grader.slurm --nodes 4 --cores 16 --memory 64GB --walltime 02:00:00 \\
+    python -m course_grader.jobs.slurm --nodes 4 --cores 16 --memory 64GB --walltime 02:00:00 \\
         --account cs101 -- [autograde options]
 
 starts a scheduler here, asks Slurm for ``--nodes`` jobs of ``--cores`` one-threaded workers
@@ -28,7 +28,7 @@ def slurm_cluster(cores: int, memory: str, walltime: str, queue: str | None = No
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     rest = argv[argv.index("--") + 1:] if "--" in argv else []
-    parser = argparse.ArgumentParser(prog="python -m course_grader.slurm", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m course_grader.jobs.slurm", description=__doc__.splitlines()[0])
     parser.add_argument("--nodes", type=int, default=1, help="Slurm jobs of workers (default: %(default)s)")
     parser.add_argument("--cores", type=int, required=True, help="cores per Slurm job: one grading job each")
     parser.add_argument("--memory", required=True, help="memory per Slurm job, e.g. 64GB")

@@ -53,9 +53,15 @@ from pathlib import Path
 from nbgrader.plugins import FileNameCollectorPlugin
 from nbgrader.utils import parse_utc
 
-from course_grader.checks import notebook_problem
-from course_grader.course import Course, GradingError, check_student_id, described, printable
-from course_grader.platforms import PLATFORMS, CanvasFileNames
+from course_grader.course import (
+    Course,
+    GradingError,
+    check_student_id,
+    described,
+    printable,
+)
+from course_grader.intake.checks import notebook_problem
+from course_grader.intake.platforms import PLATFORMS, CanvasFileNames
 
 MIB = 1 << 20
 NAMES = "student_names.json"  # in grader/: per platform, who each student id is (the platform's user number and name)

@@ -6,7 +6,7 @@ Before any student code runs it:
 1. reads the notebook's test cells (and one secret per test) from ``SECRETS``, a file that the
    sandbox created for this process alone, and deletes it: the test sources never reach the
    notebook's namespace, its input history or its hooks;
-2. imports what the tests use and compiles every test cell (:mod:`course_grader.testcell`), with
+2. imports what the tests use and compiles every test cell (:mod:`course_grader.kernel.testcell`), with
    the functions they call bound now;
 3. makes the process undumpable (no other process of the same user may read its memory) and
    installs a PEP 578 audit hook, which Python code cannot remove. The hook refuses ``ctypes``,
@@ -28,6 +28,7 @@ import importlib
 import json
 import os
 import sys
+import types
 
 
 def _undumpable() -> None:
@@ -97,25 +98,26 @@ def _load_secrets(path: str) -> dict:
     return secrets
 
 
-def install(secrets: dict, verdicts_fd: int, user_ns: dict) -> None:
-    """Compile the tests and install the warden (see the module's docstring)."""
-    import _thread
-    import builtins
-    import types
+def _codes(code):
+    """A code object and every one nested in it (its functions', comprehensions', classes')."""
+    yield code
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            yield from _codes(const)
 
-    from course_grader import testcell
 
-    for name in secrets.get("preload", []):
-        try:
-            importlib.import_module(name)
-        except Exception:  # a course module that fails to import fails its tests, with the reason
-            pass
-    tensor_types, trusted = testcell.trusted_types(secrets.get("watched", []))
-    cmp, truth, call = testcell.make_checks(tensor_types, trusted)
+def _libraries() -> tuple[str, ...]:
+    """Where the installed libraries' code lies (anything else is the notebook's)."""
+    return tuple(sorted({sys.prefix, sys.base_prefix, sys.exec_prefix, os.path.dirname(os.__file__)}))
+
+
+def observer(state: dict):
+    """``(observe, encode, convert)``: the tests' observe(), which records plain data for the judge while a test runs
+    (``state["seen"]``), and the encoder of one test's observations as a line of JSON."""
     from course_grader import observe as grading
 
+    _type, _dict, _len, _dumps = type, dict, len, json.dumps
     convert, most = grading.plain_converter(), grading.MAX_BYTES
-    state = {"threads": None, "ran": set(), "seen": None}
 
     def observe(**values):
         """What the test hands to the judge, as plain data (course_grader.observe)."""
@@ -124,18 +126,25 @@ def install(secrets: dict, verdicts_fd: int, user_ns: dict) -> None:
             raise RuntimeError("observe() only records while a test runs")
         for name, value in values.items():
             seen[name] = convert(value)
+
+    def encode(seen):
+        text = _dumps(seen, separators=(",", ":"), allow_nan=False)
+        if _len(text) > most:
+            raise ValueError(f"the test's observations take {_len(text):,} bytes as JSON (at most {most:,})")
+        return text
+
+    return observe, encode, convert
+
+
+def compile_tests(secrets: dict, user_ns: dict, helpers: tuple) -> tuple[dict, set]:
+    """Every test cell compiled before any student code, what it calls bound now (:mod:`.testcell`):
+    ``{id: (function, secret, error)}``, and the code objects of the tests, which the hook keeps out of reach."""
+    from course_grader.kernel import testcell
+
     imported = secrets.get("imported", {})
     notebook_names = set(secrets.get("notebook_names", []))
-
     tests: dict[str, tuple] = {}
     protected: set = set()
-
-    def codes(code):
-        yield code
-        for const in code.co_consts:
-            if isinstance(const, types.CodeType):
-                yield from codes(const)
-
     for tid, spec in secrets.get("tests", {}).items():
         try:
             module_code, plan = testcell.compile_test(spec["source"], imported, notebook_names,
@@ -144,7 +153,7 @@ def install(secrets: dict, verdicts_fd: int, user_ns: dict) -> None:
             tests[tid] = (None, spec["token"], f"SyntaxError: {error}")
             continue
         factory_code = next(c for c in module_code.co_consts if isinstance(c, types.CodeType))
-        protected.update(codes(module_code))
+        protected.update(_codes(module_code))
         values = []
         for name, how in plan.bindings.items():
             try:
@@ -152,15 +161,15 @@ def install(secrets: dict, verdicts_fd: int, user_ns: dict) -> None:
             except Exception as error:
                 values.append(_Unresolved(".".join(str(p) for p in how[1:] if p), error))
         factory = types.FunctionType(factory_code, user_ns, "_grader_factory")
-        tests[tid] = (factory(cmp, truth, call, observe, user_ns, *values), spec["token"], None)
-    def encode(seen):
-        text = _dumps(seen, separators=(",", ":"), allow_nan=False)
-        if _len(text) > most:
-            raise ValueError(f"the test's observations take {_len(text):,} bytes as JSON (at most {most:,})")
-        return text
+        tests[tid] = (factory(*helpers, user_ns, *values), spec["token"], None)
+    return tests, protected
 
-    for helper in (cmp, truth, call, observe, convert, encode):
-        protected.update(codes(helper.__code__))
+
+def watcher(secrets: dict, user_ns: dict, state: dict):
+    """``(problems, watched class ids)``: problems() says what of the tests' world the notebook changed since now (a
+    watched module's functions and classes, the notebook's builtins, a trace function, a thread still running)."""
+    import builtins
+    import threading
 
     # What the tests rely on, as the imports left it: every function and class of the watched modules
     # (but the builtins IPython and ipykernel swap in for each cell they run).
@@ -174,53 +183,12 @@ def install(secrets: dict, verdicts_fd: int, user_ns: dict) -> None:
                                                     if not k.startswith("__") and (callable(v) or isinstance(v, type))
                                                     and k not in swapped.get(name, ())})
     watched_classes = {id(v) for _, _, members in watched.values() for v in members.values() if isinstance(v, type)}
-    builtins_module = builtins
-    modules = sys.modules
-
-    _type, _id, _str, _len, _dict = type, id, str, len, dict
-    _current_frames, _get_ident = sys._current_frames, _thread.get_ident
-    import threading
-
+    builtins_module, modules = builtins, sys.modules
+    _type, _str, _len = type, str, len
+    _current_frames = sys._current_frames
     _threads = threading._active  # ident -> Thread, for the names in a message
     _gettrace, _getprofile = sys.gettrace, sys.getprofile
-    _write, _dumps, _frozenset = os.write, json.dumps, frozenset
-    _FrameType, _TracebackType, _FunctionType = types.FrameType, types.TracebackType, types.FunctionType
-    busy: set[int] = set()
-    libraries = tuple(sorted({sys.prefix, sys.base_prefix, sys.exec_prefix, os.path.dirname(os.__file__)}))
-    import inspect
-
-    generators = inspect.CO_GENERATOR | inspect.CO_ASYNC_GENERATOR
-    coroutines = inspect.CO_COROUTINE | inspect.CO_ITERABLE_COROUTINE
-    frame_attrs = _frozenset({"tb_frame", "gi_frame", "cr_frame", "ag_frame", "f_code", "gi_code", "cr_code",
-                              "ag_code", "__code__", "f_back"})
-    refused_prefixes = ("ctypes.", "sys.monitoring")
-    refused = _frozenset({"sys.addaudithook", "gc.get_objects", "gc.get_referrers", "gc.get_referents",
-                          "sys._current_frames", "sys._current_exceptions"})
-
-    def refuse(what: str):
-        raise RuntimeError(f"{what} is not allowed while grading")
-
-    def touches_protected(frame) -> bool:
-        depth = 0
-        while frame is not None and depth < 1000:
-            if frame.f_code in protected:
-                return True
-            frame, depth = frame.f_back, depth + 1
-        return False
-
-    def unsafe(frame) -> bool:
-        """A frame student code may not hold: one inside a test or the warden, or a generator's or coroutine's
-        (it runs again later, and its f_back, which no audit event covers, would then lead into a test)."""
-        if frame is None:
-            return False
-        flags = frame.f_code.co_flags
-        if flags & generators:
-            return True
-        if flags & coroutines:  # IPython runs each cell in coroutines of its own: their frames are its tracebacks'
-            name = frame.f_code.co_filename
-            if _type(name) is not _str or not name.startswith(libraries):
-                return True
-        return touches_protected(frame)
+    libraries = _libraries()
 
     def notebook_code(frame) -> bool:
         """Whether a thread runs code of the notebook's own (anything but the installed libraries', which start
@@ -258,6 +226,55 @@ def install(secrets: dict, verdicts_fd: int, user_ns: dict) -> None:
                              "run with none")
         return found
 
+    return problems, watched_classes
+
+
+def warden(tests: dict, protected: set, state: dict, problems, watched_classes: set, encode, verdicts_fd: int):
+    """The audit hook. On the grader's event it runs a test, checks what the tests rely on before and after, and
+    appends the verdict (with the secret and what the test observed) to ``verdicts_fd``; otherwise it refuses what
+    would reach a running test or the warden (their frames and code, ctypes, tracing, gc searches, new hooks) and
+    changes to the watched classes."""
+    import _thread
+    import inspect
+
+    _type, _id, _str, _len = type, id, str, len
+    _get_ident, _current_frames = _thread.get_ident, sys._current_frames
+    _write, _dumps, _frozenset = os.write, json.dumps, frozenset
+    _FrameType, _TracebackType, _FunctionType = types.FrameType, types.TracebackType, types.FunctionType
+    busy: set[int] = set()
+    libraries = _libraries()
+    generators = inspect.CO_GENERATOR | inspect.CO_ASYNC_GENERATOR
+    coroutines = inspect.CO_COROUTINE | inspect.CO_ITERABLE_COROUTINE
+    frame_attrs = _frozenset({"tb_frame", "gi_frame", "cr_frame", "ag_frame", "f_code", "gi_code", "cr_code",
+                              "ag_code", "__code__", "f_back"})
+    refused_prefixes = ("ctypes.", "sys.monitoring")
+    refused = _frozenset({"sys.addaudithook", "gc.get_objects", "gc.get_referrers", "gc.get_referents",
+                          "sys._current_frames", "sys._current_exceptions"})
+
+    def refuse(what: str):
+        raise RuntimeError(f"{what} is not allowed while grading")
+
+    def touches_protected(frame) -> bool:
+        depth = 0
+        while frame is not None and depth < 1000:
+            if frame.f_code in protected:
+                return True
+            frame, depth = frame.f_back, depth + 1
+        return False
+
+    def unsafe(frame) -> bool:
+        """A frame student code may not hold: one inside a test or the warden, or a generator's or coroutine's
+        (it runs again later, and its f_back, which no audit event covers, would then lead into a test)."""
+        if frame is None:
+            return False
+        flags = frame.f_code.co_flags
+        if flags & generators:
+            return True
+        if flags & coroutines:  # IPython runs each cell in coroutines of its own: their frames are its tracebacks'
+            name = frame.f_code.co_filename
+            if _type(name) is not _str or not name.startswith(libraries):
+                return True
+        return touches_protected(frame)
     def verdict(line: str) -> None:
         try:
             _write(verdicts_fd, (line + "\n").encode())
@@ -357,8 +374,29 @@ def install(secrets: dict, verdicts_fd: int, user_ns: dict) -> None:
         finally:
             busy.discard(me)
 
-    for function in (hook, run, fail, tampered, problems, touches_protected, unsafe, verdict, refuse, notebook_code):
-        protected.update(codes(function.__code__))
+    return hook
+
+
+def install(secrets: dict, verdicts_fd: int, user_ns: dict) -> None:
+    """Compile the tests and install the warden (see the module's docstring), each part set up by its own function:
+    the checks tests make (:func:`.testcell.make_checks`), :func:`observer`, :func:`compile_tests`, :func:`watcher`
+    and :func:`warden`, whose hook is added last."""
+    from course_grader.kernel import testcell
+
+    for name in secrets.get("preload", []):
+        try:
+            importlib.import_module(name)
+        except Exception:  # a course module that fails to import fails its tests, with the reason
+            pass
+    tensor_types, trusted = testcell.trusted_types(secrets.get("watched", []))
+    cmp, truth, call = testcell.make_checks(tensor_types, trusted)
+    state = {"threads": None, "ran": set(), "seen": None}
+    observe, encode, convert = observer(state)
+    tests, protected = compile_tests(secrets, user_ns, (cmp, truth, call, observe))
+    problems, watched_classes = watcher(secrets, user_ns, state)
+    hook = warden(tests, protected, state, problems, watched_classes, encode, verdicts_fd)
+    for function in (cmp, truth, call, convert, observer, compile_tests, watcher, warden, install, _codes):
+        protected.update(_codes(function.__code__))
     sys.addaudithook(hook)
 
 

@@ -18,12 +18,20 @@ import shutil
 from contextlib import closing
 from dataclasses import replace
 
-from course_grader import cluster, sandbox
-from course_grader.checks import Submission, check_gradebook, inspect
 from course_grader.course import Course, GradingError, check_student_id, described
-from course_grader.jobs import (JobResult, build_job, course_data, expected_seconds, guard_names, load_cell_times,
-                                student_free_gradebook)
-from course_grader.merge import Report, merge
+from course_grader.intake.checks import Submission, check_gradebook, inspect
+from course_grader.jobs import cluster
+from course_grader.jobs.job import (
+    JobResult,
+    build_job,
+    course_data,
+    expected_seconds,
+    guard_names,
+    load_cell_times,
+    student_free_gradebook,
+)
+from course_grader.jobs.merge import Report, merge
+from course_grader.kernel import sandbox
 
 
 def autograde(course: Course, students: list[str] | None = None, lessons: list[str] | None = None,

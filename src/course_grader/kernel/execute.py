@@ -15,7 +15,7 @@ and adds what a batch of student notebooks needs:
   ``sys.audit("course_grader.test", ID)``, outside the input history. A test earns its points
   only when the kernel's warden writes that test's secret to the verdicts file: nothing the
   notebook prints, replies or raises can stand in for it;
-- a :class:`~course_grader.sandbox.Watchdog` holds the whole submission to its memory, process,
+- a :class:`~course_grader.kernel.sandbox.Watchdog` holds the whole submission to its memory, process,
   CPU and disk limits.
 
 Every event (with the cell it happened in) goes to a JSON file, ``report_file``, that the
@@ -38,8 +38,9 @@ from nbgrader import utils
 from nbgrader.preprocessors import Execute
 from traitlets import Dict, Float, Int, Integer, List, Unicode
 
-from course_grader import judge, sandbox
-from course_grader.sandbox import Limits
+from course_grader import judge
+from course_grader.kernel import sandbox
+from course_grader.kernel.sandbox import Limits
 
 TEST_CODE = '__import__("sys").audit("course_grader.test", {tid!r})'
 READY_CODE = '__import__("sys").audit("course_grader.ready")'
@@ -156,7 +157,7 @@ class GuardedExecute(Execute):
     def _write_secrets(self) -> dict[int, tuple[str, str, str | None]]:
         """Give each test cell an id and a secret, and write them with the cells' sources for the kernel: all but the
         judge's lines, which stay here (``{index: (id, secret, the judge's lines or None)}``)."""
-        from course_grader import guard
+        from course_grader.kernel import guard
 
         tests, specs, bound = {}, {}, set()
         for index, cell in enumerate(self.nb.cells):

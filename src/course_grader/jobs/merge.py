@@ -18,9 +18,9 @@ from pathlib import Path
 import nbformat
 import sqlalchemy.exc
 
-from course_grader.checks import Submission
 from course_grader.course import Course
-from course_grader.jobs import JobResult
+from course_grader.intake.checks import Submission
+from course_grader.jobs.job import JobResult
 
 
 @dataclass

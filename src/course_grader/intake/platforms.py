@@ -9,7 +9,7 @@ Each gives, besides nbgrader's ``student_id`` and ``file_id``, the platform's ow
 and, where the file name has it, its ``user`` number: ``grade collect`` (:mod:`.collect`) stops
 when two different students would get one id. ``grade collect`` uses them; stock nbgrader takes
 the collectors as well (``nbgrader zip_collect LESSON
---collector=course_grader.platforms.CanvasFileNames``), though it refuses a student folder that
+--collector=course_grader.intake.platforms.CanvasFileNames``), though it refuses a student folder that
 is not empty, or with ``--force`` deletes what is there. A pattern of the course's own can replace
 a default: ``c.CanvasFileNames.named_regexp = r"..."`` in the course's nbgrader config (groups
 ``student_id`` and ``file_id``, optionally ``user``, matched against the whole path).

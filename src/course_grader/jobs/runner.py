@@ -2,7 +2,7 @@
 
 :func:`run_job` writes the job into a private course folder, runs :mod:`.worker` (stock
 ``nbgrader autograde``) in a process group of its own, killed whole past the job's time limit,
-and returns a :class:`~course_grader.jobs.JobResult` with the grades and the autograded files.
+and returns a :class:`~course_grader.jobs.job.JobResult` with the grades and the autograded files.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from course_grader import sandbox
-from course_grader.jobs import CourseData, Job, JobResult
+from course_grader.jobs.job import CourseData, Job, JobResult
+from course_grader.kernel import sandbox
 
 RUNNING: set[subprocess.Popen] = set()  # this process's grading processes, so that Ctrl-C can stop them all
 
@@ -95,7 +95,7 @@ def _run_worker(job: Job, folder: Path, prefix: list[str]) -> JobResult:
     """The worker in its own process group (``prefix``: and mount namespace), killed whole if it runs past the
     job's limit."""
     with open(folder / "worker.log", "w") as log:
-        process = subprocess.Popen([*prefix, sys.executable, "-m", "course_grader.worker", str(folder)],
+        process = subprocess.Popen([*prefix, sys.executable, "-m", "course_grader.jobs.worker", str(folder)],
                                    env=_job_environ(),
                                    stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                    start_new_session=True)

@@ -5,7 +5,7 @@ nbgrader's ``AssignLatePenalties`` (it runs in every grading job) asks the class
 ``LateSubmissionPlugin`` gives none (or all points, with ``penalty_method = 'zero'``). In the
 course's ``grader/nbgrader_config.py``::
 
-    c.AssignLatePenalties.plugin_class = "course_grader.late.PenaltyPerHour"
+    c.AssignLatePenalties.plugin_class = "course_grader.results.late.PenaltyPerHour"
     c.PenaltyPerHour.penalty_per_hour = 1
 
 The class is named by its dotted path because each grading job loads the course's config on a

@@ -12,7 +12,7 @@ Stock nbgrader trusts what students write there; this module does not:
   read with the instructor's rights). The time is the one nbgrader's *Submit* wrote, unless the files
   were changed later (or the time in the name was made up): then it is the time of the last change,
   which a student cannot set back. Per student the latest submission counts, as in nbgrader; the
-  files go through :func:`course_grader.collect.collect` (size limits, notebooks checked, a replaced
+  files go through :func:`course_grader.intake.collect.collect` (size limits, notebooks checked, a replaced
   submission kept aside).
 - **release** (:func:`publish`): nbgrader's own ``release_assignment``, except that it never makes
   the exchange's root writable by everyone (stock nbgrader sets it to 0777 without the sticky
@@ -45,8 +45,14 @@ from nbconvert.preprocessors import Preprocessor
 from nbgrader.exchange.default.collect import ExchangeCollect
 from nbgrader.exchange.default.release_assignment import ExchangeReleaseAssignment
 
-from course_grader.collect import Collected, CollectLimits, _folder_entries, _Refused, collect
 from course_grader.course import Course, GradingError, described, load_course
+from course_grader.intake.collect import (
+    Collected,
+    CollectLimits,
+    _folder_entries,
+    _Refused,
+    collect,
+)
 
 # Submit writes its files and names the folder in the same second; a later change moves ctime on.
 CHANGED_AFTER = dt.timedelta(minutes=2)

@@ -147,8 +147,8 @@ def secret_lines(course: Course, regions: tuple[str, ...] = ("HIDDEN TESTS", "SO
 def scratch_course(repo: Path, root: Path) -> Course:
     """A copy of the course in ``repo`` (source notebooks, nbgrader config, per-cell time limits) in
     ``root``, released there: a course to grade simulated students in without touching ``repo``."""
-    from course_grader.jobs import CELL_TIMES
     from course_grader.course import load_course
+    from course_grader.jobs.job import CELL_TIMES
     from course_grader.workflow import release
 
     shutil.copytree(repo / "solutions", root / "solutions")

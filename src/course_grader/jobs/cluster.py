@@ -26,9 +26,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from course_grader.course import GradingError
-from course_grader.sandbox import Limits
-from course_grader.jobs import CourseData, Job, JobResult
-from course_grader.runner import kill_running, local_cores, run_job  # noqa: F401 (local_cores: batch uses it)
+from course_grader.jobs.job import CourseData, Job, JobResult
+from course_grader.jobs.runner import kill_running, local_cores, run_job  # noqa: F401 (local_cores: batch uses it)
+from course_grader.kernel.sandbox import Limits
 
 ALLOWED_FAILURES = 1  # a job is rerun once after its worker dies; the second death fails it
 

@@ -10,7 +10,7 @@
   id) or ``Email address`` to the user, and each lesson column to its grade item.
 
 Scores are final ones (:attr:`LessonScore.final`): the raw score less the late penalty, 0 where
-nothing was submitted. Both run as ``nbgrader export --exporter=course_grader.gradebooks.CanvasGradebook``
+nothing was submitted. Both run as ``nbgrader export --exporter=course_grader.results.gradebooks.CanvasGradebook``
 too, or through ``grade export --format canvas|moodle``.
 """
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 import shutil
 
-from course_grader.batch import autograde
 from course_grader.course import Course, GradingError
-from course_grader.jobs import CELL_TIMES, load_cell_times
+from course_grader.jobs.batch import autograde
+from course_grader.jobs.job import CELL_TIMES, load_cell_times
 
 
 def calibrate(course: Course, lessons: list[str] | None = None, jobs: int | None = None,
