@@ -20,8 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import simulate
-from _common import report
+from _common import report, simulate
 
 from course_grader.jobs import batch
 

@@ -26,8 +26,7 @@ from pathlib import Path
 
 import nbformat
 import psutil
-from _common import cpu_seconds, report
-from simulate import completed_copy
+from _common import cpu_seconds, report, simulate
 
 from classroom.accounts import run_as
 from classroom.api import scratch_classroom
@@ -105,7 +104,7 @@ def main():
         course = Path(pwd.getpwnam(INSTRUCTOR).pw_dir) / "finetune-course"
         source = nbformat.read(course / "solutions" / args.lesson / f"{args.lesson}.ipynb", as_version=4)
         released = nbformat.read(course / "lessons" / args.lesson / f"{args.lesson}.ipynb", as_version=4)
-        answers = completed_copy(released, source)
+        answers = simulate.completed_copy(released, source)
         for users in rounds:
             n = len(users)
             print(f"{n} students at once ...", flush=True)

@@ -38,8 +38,7 @@ from pathlib import Path
 
 import nbformat
 import psutil
-from _common import cpu_seconds, report
-from simulate import completed_copy
+from _common import cpu_seconds, report, simulate
 
 from classroom.accounts import run_as
 from classroom.api import KernelSession, scratch_classroom
@@ -114,7 +113,7 @@ def main():
         cgroups = json.loads((directory / "hub" / "cgroups.json").read_text())
         source = nbformat.read(course / "solutions" / args.lesson / f"{args.lesson}.ipynb", as_version=4)
         released = nbformat.read(course / "lessons" / args.lesson / f"{args.lesson}.ipynb", as_version=4)
-        answers = completed_copy(released, source)
+        answers = simulate.completed_copy(released, source)
         run_as(INSTRUCTOR, [*grade, "publish", args.lesson], cwd=course, bin_dir=bin_dir)
 
         print("one student alone, twice ...", flush=True)
