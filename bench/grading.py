@@ -6,9 +6,10 @@ local Dask cluster of ``--jobs`` worker processes, private gradebooks merged ser
 ``--jobs`` value, on a scratch copy of the course. Prints submissions per minute and the
 efficiency relative to linear scaling (throughput / (workers x throughput with 1 worker)).
 Targets: one student's whole course in at most 2 minutes; throughput that grows with workers.
-In the same run, one student's completed lessons are also run *alone* (nbclient, the course's own
-kernel, no grader, sandbox or judge), one after the other: ``graded_over_alone`` is what grading
-costs on top of running the notebooks (target: within 1.1x with one worker).
+In the same run, the solution notebooks (the same answers, and the same hidden tests, both halves
+run in the notebook's own kernel) are also run *alone* (nbclient, the course's own kernel, no
+grader, sandbox or judge process), one after the other: ``graded_over_alone`` is what grading
+costs on top of running that work (target: within 1.1x with one worker).
 
     .venv/bin/python bench/grading.py                 # 2 students, 1 and 2 workers
     .venv/bin/python bench/grading.py --students 8 --jobs 1 2 4 8 16   # a 16-core machine
@@ -84,13 +85,16 @@ def main():
 
 
 def run_alone(course) -> dict:
-    """One student's completed lessons run with nbclient and nothing else, one after the other."""
+    """The solution notebooks, hidden tests and all, run with nbclient and nothing else, one after the other."""
+    import shutil
+
     from nbclient import NotebookClient
 
     by_lesson = {}
     for lesson in course.lessons():
-        nb = simulate.completed_copy(simulate.released(course, lesson), simulate.source(course, lesson))
-        with tempfile.TemporaryDirectory() as folder:  # a lesson's folder holds its notebook alone
+        nb = simulate.source(course, lesson)
+        with tempfile.TemporaryDirectory() as folder:  # a copy of the lesson's folder, as nbval runs it
+            shutil.copytree(course.source / lesson, folder, dirs_exist_ok=True)
             start = time.perf_counter()
             NotebookClient(nb, kernel_name="python3", timeout=900, resources={"metadata": {"path": folder}}).execute()
             by_lesson[lesson] = round(time.perf_counter() - start, 1)
