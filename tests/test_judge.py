@@ -180,3 +180,12 @@ def test_in_the_grading_kernel_observe_is_the_wardens_even_where_the_notebook_de
     kind, tid, token, observed = done.stdout.strip().split(" ", 3)
     assert (kind, tid, token) == ("pass", "t1", "tok"), done.stdout
     assert json.loads(observed) == {"at_3": 6}
+
+
+def test_the_judges_modules_are_found_and_imported_ahead():
+    judged = ["import torch\nfrom finetune_course.models import load_model\nassert nn.Linear, 'x'\n", "def broken(:\n"]
+    assert judge.modules_needed(judged, {"nn": "torch.nn", "unused": "os"}) == \
+        ["torch", "finetune_course.models", "torch.nn"]
+    thread = judge.import_ahead(["json", "no_such_module_at_all"])  # a failure is left to the judge that needs it
+    thread.join(timeout=60)
+    assert not thread.is_alive() and "json" in sys.modules

@@ -91,6 +91,40 @@ def _line(error: BaseException, filename: str) -> int | None:
     return line
 
 
+def modules_needed(judged: list[str], imported: dict[str, str]) -> list[str]:
+    """The modules the judges' lines import, or take from the lesson's imports: what a grader may import ahead,
+    while the student's notebook runs, so that no judge waits for ``import torch``."""
+    found: list[str] = []
+    for source in judged:
+        try:
+            tree = ast.parse(source)
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                found += [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                found.append(node.module)
+            elif isinstance(node, ast.Name) and node.id in imported:
+                found.append(imported[node.id].partition(":")[0])
+    return list(dict.fromkeys(found))
+
+
+def import_ahead(modules: list[str]):
+    """Import ``modules`` in a thread of their own (the grader's process waits on the kernel meanwhile); a module
+    that fails is left for the judge's own line to report. Returns the thread."""
+    def run():
+        for name in modules:
+            try:
+                importlib.import_module(name)
+            except BaseException:  # noqa: BLE001 (the judge that needs it says what is missing)
+                pass
+
+    thread = threading.Thread(target=run, name="judge-imports", daemon=True)
+    thread.start()
+    return thread
+
+
 class _TooLong(Exception):
     pass
 

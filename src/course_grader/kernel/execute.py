@@ -136,6 +136,8 @@ class GuardedExecute(Execute):
         notebook_id = (resources or {}).get("nbgrader", {}).get("notebook", "")
         self._names = self.guard_names.get(notebook_id, {})
         self._tests = self._write_secrets()
+        judged = [test[2] for test in self._tests.values() if test[2]]
+        self._ahead = judge.import_ahead(judge.modules_needed(judged, self._names)) if judged else None
         try:
             with self.setup_kernel():
                 info = self.wait_for_reply(self.kc.kernel_info())
@@ -269,6 +271,8 @@ class GuardedExecute(Execute):
         errors = [o for o in cell.outputs if o.get("output_type") == "error"]
         if passed and judged is not None:
             try:
+                if self._ahead is not None:
+                    self._ahead.join()  # the judges' modules, imported while the notebook ran
                 failure = judge.decide(judged, judge.read_observations(observed), self._names,
                                        f"<judge {key}>")
             except ValueError as error:
