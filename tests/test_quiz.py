@@ -33,7 +33,10 @@ def test_every_answer_has_an_explanation_and_every_hidden_check_a_message():
                 assert "\n# Why " in cell.source, f"{path.stem} {grade_id}: explain the answer in a '# Why' comment"
             if grade_id.startswith("test_answer_q"):
                 hidden = cell.source.split("### BEGIN HIDDEN TESTS")[1]
-                assert "assert answer_q" in hidden and 'f"question ' in hidden, f"{path.stem} {grade_id}: {hidden}"
+                observing, _, judged = hidden.partition("### JUDGE")
+                # the kernel observes the letter; the key and the message are the judge's, outside the kernel
+                assert f"answer={grade_id[len('test_'):]})" in observing and "assert seen.answer ==" in judged \
+                    and 'f"question ' in judged, f"{path.stem} {grade_id}: {hidden}"
 
 
 def _quiz(root: Path, questions: list[tuple[list[str], str]]) -> None:
