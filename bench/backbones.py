@@ -15,13 +15,7 @@ import torch
 from _common import report
 
 from finetune_course.data import make_loader, make_shapes
-from finetune_course.models import (
-    count_trainable,
-    freeze_all,
-    load_model,
-    param_groups,
-    replace_head,
-)
+from finetune_course.models import count_trainable, freeze_all, load_model, param_groups, replace_head
 from finetune_course.train import fit_cached, pick_device, seed_everything
 from finetune_course.weights import ARCHITECTURES, get_weights
 

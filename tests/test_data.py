@@ -7,15 +7,8 @@ import pytest
 import torch
 from PIL import Image
 
-from finetune_course.data import (
-    TASKS,
-    RandomRotateFlip,
-    ShapesDataset,
-    load_image_folder,
-    load_torchvision_dataset,
-    make_loader,
-    make_shapes,
-)
+from finetune_course.data import (TASKS, RandomRotateFlip, ShapesDataset, load_image_folder, load_torchvision_dataset, make_loader,
+                                  make_shapes)
 from finetune_course.shapes import SHAPES, render
 
 

@@ -10,13 +10,7 @@ from PIL import Image
 
 from finetune_course.cli import main
 from finetune_course.data import write_image_folder
-from finetune_course.finetune import (
-    FinetuneError,
-    load_finetuned,
-    predict_files,
-    read_folder,
-    stratified_split,
-)
+from finetune_course.finetune import FinetuneError, load_finetuned, predict_files, read_folder, stratified_split
 
 FAST = ["--head-epochs", "3", "--block-epochs", "2", "--batch-size", "20", "--no-progress"]
 

@@ -29,9 +29,9 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-import classroom_support
 import pytest
 
+import classroom_support
 from classroom.accounts import leftovers
 from classroom.api import KERNEL_DIED, scratch_classroom
 from classroom.isolation import GROUP_NAME

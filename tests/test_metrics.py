@@ -3,14 +3,8 @@
 import pytest
 import torch
 
-from finetune_course.metrics import (
-    accuracy,
-    binary_counts,
-    binary_metrics,
-    classification_report,
-    confusion_matrix,
-    per_class_metrics,
-)
+from finetune_course.metrics import (accuracy, binary_counts, binary_metrics, classification_report,
+                                     confusion_matrix, per_class_metrics)
 
 
 def test_seed_example_tp85_fp15_tn90_fn10():

@@ -7,19 +7,8 @@ import torch
 from torch import nn
 from torchvision.models import efficientnet_b0, mobilenet_v2, resnet18
 
-from finetune_course.models import (
-    count_trainable,
-    freeze,
-    freeze_all,
-    frozen_batchnorm_eval,
-    get_head,
-    head_name,
-    load_model,
-    param_groups,
-    replace_head,
-    unfreeze,
-    weight_change,
-)
+from finetune_course.models import (count_trainable, freeze, freeze_all, frozen_batchnorm_eval, get_head,
+                                    head_name, load_model, param_groups, replace_head, unfreeze, weight_change)
 
 
 @pytest.fixture

@@ -10,12 +10,8 @@ from torchvision.models import mobilenet_v2, resnet18, resnet50
 
 from finetune_course import lora
 from finetune_course.data import TASKS, make_shapes
-from finetune_course.models import (
-    batchnorm_and_bias_only,
-    batchnorm_statistics_eval,
-    frozen_batchnorm_eval,
-    lr_by_depth,
-)
+from finetune_course.models import (batchnorm_and_bias_only, batchnorm_statistics_eval, frozen_batchnorm_eval,
+                                    lr_by_depth)
 from finetune_course.train import train_one_epoch
 
 

@@ -3,12 +3,7 @@
 import pytest
 import torch
 
-from finetune_course.plots import (
-    plot_confusion_matrix,
-    plot_curves,
-    plot_samples,
-    plot_weight_changes,
-)
+from finetune_course.plots import plot_confusion_matrix, plot_curves, plot_samples, plot_weight_changes
 from finetune_course.train import History
 
 

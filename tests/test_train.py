@@ -13,20 +13,8 @@ from torchvision.models import resnet18
 
 from finetune_course.data import make_loader, make_shapes
 from finetune_course.models import freeze_all, param_groups, replace_head, unfreeze
-from finetune_course.train import (
-    History,
-    default_cut,
-    evaluate,
-    extract_features,
-    fit,
-    fit_cached,
-    model_device,
-    pick_device,
-    predict,
-    seed_everything,
-    split_model,
-    train_one_epoch,
-)
+from finetune_course.train import (History, default_cut, evaluate, extract_features, fit, fit_cached, model_device,
+                                   pick_device, predict, seed_everything, split_model, train_one_epoch)
 
 
 def separable(n=64, seed=0):

@@ -11,22 +11,9 @@ from torchvision.models import resnet18, resnet50
 from finetune_course.data import make_loader, make_shapes
 from finetune_course.models import get_head, load_model
 from finetune_course.train import evaluate
-from finetune_course.weights import (
-    ARCHITECTURES,
-    COURSE_CHECKPOINT,
-    INT8,
-    CheckpointError,
-    ImageTransform,
-    WeightsNotAvailable,
-    checkpoint_path,
-    get_weights,
-    imagenet_weights_path,
-    load_checkpoint,
-    pack,
-    read_metadata,
-    sha256_of,
-    unpack,
-)
+from finetune_course.weights import (ARCHITECTURES, COURSE_CHECKPOINT, INT8, CheckpointError, ImageTransform,
+                                     WeightsNotAvailable, checkpoint_path, get_weights, imagenet_weights_path,
+                                     load_checkpoint, pack, read_metadata, sha256_of, unpack)
 
 
 @pytest.mark.parametrize("arch", ARCHITECTURES)

@@ -8,17 +8,7 @@ import shutil
 import socket
 
 from classroom.environment import PRIVATE_TEMPORARY, site_packages, writable_by_others
-from classroom.settings import (
-    USER_NAME,
-    HubError,
-    Settings,
-    account,
-    group_exists,
-    reachable,
-    read_roster,
-    tool,
-    under,
-)
+from classroom.settings import USER_NAME, HubError, Settings, account, group_exists, reachable, read_roster, tool, under
 
 DOMAIN = re.compile(r"(?=.{1,200}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
 

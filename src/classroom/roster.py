@@ -18,13 +18,7 @@ from pathlib import Path
 
 from classroom import accounts, course, isolation
 from classroom.api import HubAPI
-from classroom.settings import (
-    USER_NAME,
-    HubError,
-    Settings,
-    read_full_names,
-    read_roster,
-)
+from classroom.settings import USER_NAME, HubError, Settings, read_full_names, read_roster
 
 
 def hub_settings(directory: Path) -> Settings:

@@ -28,16 +28,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from classroom import (
-    accounts,
-    checks,
-    course,
-    environment,
-    hubconfig,
-    isolation,
-    roster,
-    service,
-)
+from classroom import accounts, checks, course, environment, hubconfig, isolation, roster, service
 from classroom.settings import COURSE_ID, HubError, Settings, read_full_names
 
 CHP_VERSION = "5"

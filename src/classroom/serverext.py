@@ -54,9 +54,7 @@ def _assignment_dir_config(self):
 
 def patch_nbgrader() -> None:
     from nbgrader.server_extensions.assignment_list.handlers import AssignmentList
-    from nbgrader.server_extensions.validate_assignment.handlers import (
-        ValidateAssignmentHandler,
-    )
+    from nbgrader.server_extensions.validate_assignment.handlers import ValidateAssignmentHandler
 
     AssignmentList.load_config = _course_config
     AssignmentList.get_assignment_dir_config = _assignment_dir_config

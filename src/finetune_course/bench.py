@@ -14,14 +14,7 @@ import torch
 
 from finetune_course.data import make_loader, make_shapes
 from finetune_course.models import freeze_all, load_model, param_groups, replace_head
-from finetune_course.train import (
-    extract_features,
-    fit,
-    fit_cached,
-    pick_device,
-    seed_everything,
-    split_model,
-)
+from finetune_course.train import extract_features, fit, fit_cached, pick_device, seed_everything, split_model
 from finetune_course.weights import get_weights
 
 

@@ -26,36 +26,12 @@ from pathlib import Path
 import torch
 from torchvision.transforms import v2
 
-from finetune_course.data import (
-    RandomRotateFlip,
-    ShapesDataset,
-    make_loader,
-    make_shapes,
-)
+from finetune_course.data import RandomRotateFlip, ShapesDataset, make_loader, make_shapes
 from finetune_course.metrics import confusion_matrix
-from finetune_course.models import (
-    count_trainable,
-    freeze_all,
-    load_model,
-    param_groups,
-    replace_head,
-    unfreeze,
-    weight_change,
-)
-from finetune_course.plots import (
-    plot_confusion_matrix,
-    plot_curves,
-    plot_samples,
-    plot_weight_changes,
-)
-from finetune_course.train import (
-    History,
-    fit,
-    fit_cached,
-    pick_device,
-    predict,
-    seed_everything,
-)
+from finetune_course.models import (count_trainable, freeze_all, load_model, param_groups, replace_head,
+                                    unfreeze, weight_change)
+from finetune_course.plots import plot_confusion_matrix, plot_curves, plot_samples, plot_weight_changes
+from finetune_course.train import History, fit, fit_cached, pick_device, predict, seed_everything
 from finetune_course.weights import get_weights
 
 

@@ -34,14 +34,7 @@ from torch import nn
 from finetune_course.data import make_loader
 from finetune_course.metrics import classification_report, confusion_matrix
 from finetune_course.models import freeze_all, get_head, load_model, param_groups
-from finetune_course.train import (
-    History,
-    fit,
-    fit_cached,
-    pick_device,
-    predict,
-    seed_everything,
-)
+from finetune_course.train import History, fit, fit_cached, pick_device, predict, seed_everything
 from finetune_course.weights import ImageTransform, check_arch, get_weights
 
 SPLIT_NAMES = {"train", "training", "val", "valid", "validation", "test", "testing"}
@@ -65,9 +58,7 @@ def read_folder(root: str | Path, transform=None):
     """``root``'s pictures as an ``ImageFolder``, after the checks a person would make first."""
     from PIL import Image, UnidentifiedImageError
     from torchvision.datasets import ImageFolder
-    from torchvision.datasets.folder import (
-        IMG_EXTENSIONS,  # the files ImageFolder reads
-    )
+    from torchvision.datasets.folder import IMG_EXTENSIONS  # the files ImageFolder reads
 
     root = Path(root).expanduser()
     if not root.is_dir():

@@ -22,22 +22,9 @@ from torch import nn
 
 from finetune_course.data import TASKS, make_loader, make_shapes
 from finetune_course.shapes import IMAGE_SIZE
-from finetune_course.train import (
-    evaluate,
-    pick_device,
-    seed_everything,
-    train_one_epoch,
-)
-from finetune_course.weights import (
-    CHECKPOINT_DIR,
-    INT8,
-    ImageTransform,
-    check_arch,
-    checkpoint_path,
-    load_checkpoint,
-    pack,
-    sha256_of,
-)
+from finetune_course.train import evaluate, pick_device, seed_everything, train_one_epoch
+from finetune_course.weights import (CHECKPOINT_DIR, INT8, ImageTransform, check_arch, checkpoint_path, load_checkpoint,
+                                     pack, sha256_of)
 
 MAX_MIB = 25  # the most a checkpoint may weigh in the repository
 
