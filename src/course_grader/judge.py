@@ -59,6 +59,19 @@ def read_observations(text: str) -> dict:
     return value
 
 
+def lesson_import(target: str):
+    """What a lesson's import binds, as ``"module"`` or ``"module:attr"`` (``from module import attr``: an attribute,
+    or a submodule not imported yet, as with ``from torchvision.transforms import v2``)."""
+    module, _, attr = target.partition(":")
+    value = importlib.import_module(module)
+    if not attr:
+        return value
+    try:
+        return getattr(value, attr)
+    except AttributeError:
+        return importlib.import_module(f"{module}.{attr}")
+
+
 def _namespace(judged: str, observations: dict, imported: dict[str, str]) -> dict:
     names = {"__builtins__": builtins, "__name__": "__judge__", "seen": Seen(observations)}
     try:
@@ -67,17 +80,10 @@ def _namespace(judged: str, observations: dict, imported: dict[str, str]) -> dic
         return names
     wanted = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)}
     for name in sorted(wanted & set(imported)):
-        module, _, attr = imported[name].partition(":")
         try:
-            value = importlib.import_module(module)
-            if attr:
-                try:
-                    value = getattr(value, attr)
-                except AttributeError:  # `from torchvision.transforms import v2`: a submodule not imported yet
-                    value = importlib.import_module(f"{module}.{attr}")
+            names[name] = lesson_import(imported[name])
         except Exception:  # noqa: BLE001 (the judge's own line that uses it says what is missing)
             continue
-        names[name] = value
     return names
 
 
@@ -142,12 +148,10 @@ def decide(judged: str, observations: dict, imported: dict[str, str] | None = No
         signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
         exec(compile(judged, filename, "exec", dont_inherit=True), namespace)
-    except AssertionError as error:
-        return {"ename": "AssertionError", "evalue": str(error)[:2000], "line": _line(error, filename)}
     except _TooLong:
         return {"ename": "JudgeTimeout", "evalue": f"the check of what the test observed took over {seconds:.0f} s",
                 "line": None}
-    except AttributeError as error:  # seen.name the test never observed (it stopped before)
+    except (AssertionError, AttributeError) as error:  # AttributeError: seen.name the test never observed
         return {"ename": "AssertionError", "evalue": str(error)[:2000], "line": _line(error, filename)}
     except Exception as error:  # noqa: BLE001 (observed values of the wrong kind: the test fails, saying so)
         return {"ename": "AssertionError", "line": _line(error, filename),

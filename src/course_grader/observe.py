@@ -137,11 +137,12 @@ def to_plain(value):
 _convert = None
 
 
-def encode(observations: dict) -> str:
-    """One test's observations as one line of JSON, at most :data:`MAX_BYTES`."""
-    text = json.dumps(observations, separators=(",", ":"), allow_nan=False)
-    if len(text) > MAX_BYTES:
-        raise NotPlain(f"the test's observations take {len(text):,} bytes as JSON (at most {MAX_BYTES:,})")
+def encode(observations: dict, *, _dumps=json.dumps, _len=len, _most=MAX_BYTES) -> str:
+    """One test's observations as one line of JSON, at most :data:`MAX_BYTES`. What it calls is bound when it is
+    defined: the grading kernel's warden uses it after student code ran, which may have replaced ``json.dumps``."""
+    text = _dumps(observations, separators=(",", ":"), allow_nan=False)
+    if _len(text) > _most:
+        raise NotPlain(f"the test's observations take {_len(text):,} bytes as JSON (at most {_most:,})")
     return text
 
 

@@ -30,6 +30,8 @@ import os
 import sys
 import types
 
+from course_grader import judge
+
 
 def _undumpable() -> None:
     """PR_SET_DUMPABLE 0: processes of the same user can no longer ptrace this one or read its memory."""
@@ -55,17 +57,13 @@ def _quiet_libraries() -> None:
 def _resolve(how: tuple):
     kind = how[0]
     if kind == "import":
-        return importlib.import_module(how[1])
+        return judge.lesson_import(how[1])
     if kind == "builtin":
         import builtins
 
         return getattr(builtins, how[1])
     if kind == "attr":
-        module = importlib.import_module(how[1])
-        try:
-            return getattr(module, how[2])
-        except AttributeError:
-            return importlib.import_module(f"{how[1]}.{how[2]}")
+        return judge.lesson_import(f"{how[1]}:{how[2]}")
     if kind == "chain":
         value, path = importlib.import_module(how[1]), how[1]
         for attr in how[2]:
@@ -116,8 +114,8 @@ def observer(state: dict):
     (``state["seen"]``), and the encoder of one test's observations as a line of JSON."""
     from course_grader import observe as grading
 
-    _type, _dict, _len, _dumps = type, dict, len, json.dumps
-    convert, most = grading.plain_converter(), grading.MAX_BYTES
+    _type, _dict = type, dict
+    convert = grading.plain_converter()
 
     def observe(**values):
         """What the test hands to the judge, as plain data (course_grader.observe)."""
@@ -127,13 +125,7 @@ def observer(state: dict):
         for name, value in values.items():
             seen[name] = convert(value)
 
-    def encode(seen):
-        text = _dumps(seen, separators=(",", ":"), allow_nan=False)
-        if _len(text) > most:
-            raise ValueError(f"the test's observations take {_len(text):,} bytes as JSON (at most {most:,})")
-        return text
-
-    return observe, encode, convert
+    return observe, grading.encode, convert
 
 
 def compile_tests(secrets: dict, user_ns: dict, helpers: tuple) -> tuple[dict, set]:
@@ -395,7 +387,7 @@ def install(secrets: dict, verdicts_fd: int, user_ns: dict) -> None:
     tests, protected = compile_tests(secrets, user_ns, (cmp, truth, call, observe))
     problems, watched_classes = watcher(secrets, user_ns, state)
     hook = warden(tests, protected, state, problems, watched_classes, encode, verdicts_fd)
-    for function in (cmp, truth, call, convert, observer, compile_tests, watcher, warden, install, _codes):
+    for function in (cmp, truth, call, convert, encode, observer, compile_tests, watcher, warden, install, _codes):
         protected.update(_codes(function.__code__))
     sys.addaudithook(hook)
 
